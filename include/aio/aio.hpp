@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// The umbrella header: everything aio offers, nothing else.
+#ifndef AIO_AIO_HPP_INCLUDED
+#define AIO_AIO_HPP_INCLUDED
+
+#include "errors.hpp"
+#include "event_loop.hpp"
+#include "gather.hpp"
+#include "run.hpp"
+#include "sleep.hpp"
+#include "task.hpp"
+#include "task_handle.hpp"
+#include "version.hpp"
+
+#endif

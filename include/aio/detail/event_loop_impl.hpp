@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// event_loop's out-of-class members: one iteration, dispatching a ready item, and shutdown.
+// Kept apart so that event_loop.hpp reads as the interface.
+#ifndef AIO_DETAIL_EVENT_LOOP_IMPL_HPP_INCLUDED
+#define AIO_DETAIL_EVENT_LOOP_IMPL_HPP_INCLUDED
+
+#include "../event_loop.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+namespace aio {
+
+inline void event_loop::run_once() {
+    if (m_ready.empty() && !m_stopping) {
+        // Idle: block until the earliest timer is due. With no timer at all only a stop()
+        // from a callback could end run_forever(), so wait for a cross-thread notify.
+        m_idle.wait_until(m_timers.empty() ? time_point::max() : m_timers.next_deadline());
+    }
+    if (!m_timers.empty()) {
+        const time_point now = clock::now();
+        while (detail::timer_node* node = m_timers.pop_expired(now)) {
+            m_ready.push(node->m_target);
+        }
+    }
+    // Only what was ready when the iteration began: work scheduled now waits for the next one.
+    for (std::size_t n = m_ready.size(); n > 0; --n) {
+        dispatch(m_ready.pop());
+    }
+}
+
+inline void event_loop::dispatch(std::uintptr_t item) {
+    const time_point started = m_debug ? clock::now() : time_point{};
+    void* const p = detail::pointer_of(item);
+    switch (detail::kind_of(item)) {
+    case detail::ready_kind::resume:
+        std::coroutine_handle<>::from_address(p).resume();
+        break;
+    case detail::ready_kind::start_task: {
+        auto& root = *static_cast<detail::task_root*>(p);
+        if (root.take_pending_cancel()) {
+            (void)root.finish_cancelled_before_start();  // a created task: waiters are scheduled
+        } else {
+            root.coroutine().resume();
+        }
+        break;
+    }
+    case detail::ready_kind::callback: {
+        auto* node = static_cast<detail::callback_node*>(p);
+        if (!node->m_cancelled) {
+            try {
+                node->invoke();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "aio: exception in callback: %s\n", e.what());
+            } catch (...) {
+                std::fputs("aio: exception in callback (not a std::exception)\n", stderr);
+            }
+        }
+        node->release();
+        break;
+    }
+    }
+    if (m_debug) {
+        const auto took = clock::now() - started;
+        if (took > slow_callback_duration) {
+            std::fprintf(stderr, "aio: a %s took %.3f seconds\n",
+                         detail::kind_of(item) == detail::ready_kind::callback ? "callback"
+                                                                                 : "task step",
+                         std::chrono::duration<double>(took).count());
+        }
+    }
+}
+
+inline void event_loop::release(detail::task_root& root) noexcept {
+    const std::uint32_t i = root.m_owner_index;
+    detail::task_root* moved = m_tasks.back();
+    m_tasks[i] = moved;
+    moved->m_owner_index = i;
+    m_tasks.pop_back();
+    root.release();
+}
+
+inline void event_loop::close_now() noexcept {
+    if (m_closed) {
+        return;
+    }
+    m_closed = true;
+    const auto drop_callback = [](std::uintptr_t item) noexcept {
+        if (detail::kind_of(item) == detail::ready_kind::callback) {
+            static_cast<detail::callback_node*>(detail::pointer_of(item))->release();
+        }
+    };
+    // 1. Forget queued work. 2. Unlink every timer, so that the sleeping frames destroyed below
+    // do not touch the heap. 3. Drop the loop's reference to each pending task: a frame nobody
+    // else holds is destroyed now, the rest when their last handle goes.
+    while (!m_ready.empty()) {
+        drop_callback(m_ready.pop());
+    }
+    m_timers.clear([&](detail::timer_node& node) noexcept { drop_callback(node.m_target); });
+    std::vector<detail::task_root*> tasks;
+    tasks.swap(m_tasks);
+    for (detail::task_root* root : tasks) {
+        root->m_owner = nullptr;
+        root->m_debug = m_debug;
+    }
+    for (detail::task_root* root : tasks) {
+        root->release();
+    }
+}
+
+} // namespace aio
+
+#endif

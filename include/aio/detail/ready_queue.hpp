@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// The loop's ready queue: a FIFO ring buffer of tagged pointers.
+//
+// An item is a coroutine frame address to resume (the hot path: a woken sleep, a yield), a
+// call_soon callback, or a created task's first step. All three share one queue so that they
+// run in the order they were scheduled, as asyncio's single _ready deque does. Frames and
+// callback nodes are at least 8-byte aligned, which leaves the low bits for the tag; pushing
+// and popping allocate nothing once the buffer has grown to the working size.
+#ifndef AIO_DETAIL_READY_QUEUE_HPP_INCLUDED
+#define AIO_DETAIL_READY_QUEUE_HPP_INCLUDED
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+namespace aio::detail {
+
+enum class ready_kind : std::uintptr_t { resume = 0, callback = 1, start_task = 2 };
+
+inline std::uintptr_t make_ready_item(const void* p, ready_kind kind) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p) | static_cast<std::uintptr_t>(kind);
+}
+inline ready_kind kind_of(std::uintptr_t item) noexcept {
+    return static_cast<ready_kind>(item & 3u);
+}
+inline void* pointer_of(std::uintptr_t item) noexcept {
+    return reinterpret_cast<void*>(item & ~std::uintptr_t{3});
+}
+
+class ready_queue {
+public:
+    [[nodiscard]] bool empty() const noexcept { return m_size == 0; }
+    [[nodiscard]] std::size_t size() const noexcept { return m_size; }
+
+    /// Makes room for one more push, so that the push itself cannot throw.
+    void reserve_one() {
+        if (m_size == m_capacity) {
+            grow();
+        }
+    }
+
+    void push(std::uintptr_t item) {
+        if (m_size == m_capacity) {
+            grow();
+        }
+        m_items[(m_head + m_size) & (m_capacity - 1)] = item;
+        ++m_size;
+    }
+
+    std::uintptr_t pop() noexcept {
+        const std::uintptr_t item = m_items[m_head];
+        m_head = (m_head + 1) & (m_capacity - 1);
+        --m_size;
+        return item;
+    }
+
+private:
+    void grow() {
+        const std::size_t capacity = m_capacity == 0 ? 64 : m_capacity * 2;
+        auto items = std::make_unique_for_overwrite<std::uintptr_t[]>(capacity);
+        for (std::size_t i = 0; i < m_size; ++i) {
+            items[i] = m_items[(m_head + i) & (m_capacity - 1)];
+        }
+        m_items = std::move(items);
+        m_capacity = capacity;
+        m_head = 0;
+    }
+
+    std::unique_ptr<std::uintptr_t[]> m_items;
+    std::size_t m_capacity = 0;
+    std::size_t m_head = 0;
+    std::size_t m_size = 0;
+};
+
+} // namespace aio::detail
+
+#endif

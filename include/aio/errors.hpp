@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+// The exceptions aio throws.
+//
+// asyncio equivalents: asyncio.CancelledError, TimeoutError, asyncio.InvalidStateError and the
+// RuntimeErrors raised for event-loop misuse.
+//
+// cancelled_error deliberately does NOT derive from std::exception. Python made CancelledError a
+// BaseException (3.8) because `except Exception:` kept swallowing cancellations; the C++ analogue
+// of that catch-all is `catch (const std::exception&)`, so cancellation passes through it and
+// only `catch (const aio::cancelled_error&)` or `catch (...)` stops it.
+#ifndef AIO_ERRORS_HPP_INCLUDED
+#define AIO_ERRORS_HPP_INCLUDED
+
+#include <stdexcept>
+
+namespace aio {
+
+/// \brief Thrown into a task at its suspension point when the task is cancelled
+/// (asyncio.CancelledError). Not a std::exception on purpose: see the header comment.
+class cancelled_error {
+public:
+    [[nodiscard]] const char* what() const noexcept { return "aio::cancelled_error"; }
+};
+
+/// \brief An awaited operation did not finish in time (TimeoutError).
+class timeout_error : public std::runtime_error {
+public:
+    timeout_error() : std::runtime_error("aio::timeout_error: the operation timed out") {}
+};
+
+/// \brief An operation was asked of a task or handle in the wrong state, e.g. result() of a
+/// task that has not finished (asyncio.InvalidStateError).
+class invalid_state_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+/// \brief The event loop was misused: no loop is running, a loop is already running on this
+/// thread, or the loop is closed (asyncio raises RuntimeError for these).
+class event_loop_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+} // namespace aio
+
+#endif

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+// aio::gather: run several tasks concurrently and collect their results (asyncio.gather).
+//
+//     a, b = await asyncio.gather(f(), g())          auto [a, b] = co_await aio::gather(f(), g());
+//     results = await asyncio.gather(*tasks)         std::vector<int> results =
+//                                                        co_await aio::gather(std::move(tasks));
+//
+// Arguments are task<T> (moved in) and/or task_handle<T> (shared); a range (std::vector, ...)
+// of either gives a std::vector. Results come back in argument order, whatever the completion
+// order; a void child contributes std::monostate, a T& child a reference.
+//
+// Differences from asyncio.gather, on purpose (TaskGroup semantics): when a child fails, its
+// unfinished siblings are cancelled; the gather completes only when every child has finished,
+// and then rethrows the first exception (in completion order). Children never outlive the
+// gather that started them. Cancelling the task awaiting a gather cancels every child.
+//
+// Lifetime rules: the gather owns the task<T> children's frames until it is destroyed; results
+// are moved out of them. Handle children are shared: their results are copied (moved only for
+// move-only types). Bookkeeping costs one allocation for a range gather, none for arguments.
+#ifndef AIO_GATHER_HPP_INCLUDED
+#define AIO_GATHER_HPP_INCLUDED
+
+#include "detail/gather.hpp"
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace aio {
+
+namespace detail {
+
+template <class Child>
+auto take_value(Child& child) {
+    if constexpr (std::is_void_v<typename Child::value_type>) {
+        child.take();
+        return std::monostate{};
+    } else if constexpr (std::is_reference_v<typename Child::value_type>) {
+        return std::ref(child.take());
+    } else {
+        return child.take();
+    }
+}
+
+template <class... Children>
+class [[nodiscard]] gather_awaitable : private gather_core {
+public:
+    using result_type = std::tuple<gather_value_t<typename Children::value_type>...>;
+
+    explicit gather_awaitable(Children&&... children)
+        : gather_core(gather_policy::cancel_on_error, &cancel_all), m_children(std::move(children)...) {}
+    ~gather_awaitable() { unlink(std::index_sequence_for<Children...>{}); }
+
+    [[nodiscard]] bool await_ready() const noexcept { return sizeof...(Children) == 0; }
+
+    // why: root and watch every child first, then start them in argument order right here;
+    // suspend only if some child is still running afterwards (see detail/gather.hpp).
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> parent) {
+        begin(parent, root_of(parent), sizeof...(Children));
+        std::apply([](auto&... c) { (c.prepare(), ...); }, m_children);
+        watch_all(std::index_sequence_for<Children...>{});
+        cancel_if_parent_cancelled();
+        std::apply([](auto&... c) { (c.start(), ...); }, m_children);
+        return end_start();
+    }
+
+    result_type await_resume() {
+        rethrow_if_failed();
+        return std::apply([](auto&... c) { return result_type(take_value(c)...); }, m_children);
+    }
+
+private:
+    static void cancel_all(gather_core& core) {
+        auto& self = static_cast<gather_awaitable&>(core);
+        std::apply([](auto&... c) { (cancel_root(c.root()), ...); }, self.m_children);
+    }
+    template <std::size_t... I>
+    void watch_all(std::index_sequence<I...>) {
+        (watch(m_nodes[I], std::get<I>(m_children).root()), ...);
+    }
+    template <std::size_t... I>
+    void unlink(std::index_sequence<I...>) noexcept {
+        (unlink_one(m_nodes[I], std::get<I>(m_children)), ...);
+    }
+    template <class Child>
+    static void unlink_one(gather_node& node, Child& child) noexcept {
+        if (node.m_core != nullptr && !child.root().done()) {
+            child.root().remove_waiter(node);  // loop teardown while the gather was pending
+        }
+    }
+
+    std::tuple<Children...> m_children;
+    std::array<gather_node, sizeof...(Children)> m_nodes{};
+};
+
+template <class Child>
+class [[nodiscard]] gather_range_awaitable : private gather_core {
+    using value_type = typename Child::value_type;
+
+public:
+    using element_type = std::conditional_t<std::is_reference_v<value_type>,
+                                            std::reference_wrapper<std::remove_reference_t<value_type>>,
+                                            gather_value_t<value_type>>;
+    using result_type = std::vector<element_type>;
+
+    template <class Range>
+    explicit gather_range_awaitable(Range&& range) : gather_core(gather_policy::cancel_on_error, &cancel_all) {
+        if constexpr (std::ranges::sized_range<Range>) {
+            m_slots.reserve(std::ranges::size(range));  // the one allocation of bookkeeping
+        }
+        for (auto&& element : range) {
+            if constexpr (std::is_lvalue_reference_v<Range>) {
+                m_slots.emplace_back(Child(element));
+            } else {
+                m_slots.emplace_back(Child(std::move(element)));
+            }
+        }
+    }
+    ~gather_range_awaitable() {
+        for (slot& s : m_slots) {
+            if (s.node.m_core != nullptr && !s.child.root().done()) {
+                s.child.root().remove_waiter(s.node);
+            }
+        }
+    }
+
+    [[nodiscard]] bool await_ready() const noexcept { return m_slots.empty(); }
+
+    // why: as for the argument gather — root, watch, then start each child in order.
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> parent) {
+        begin(parent, root_of(parent), m_slots.size());
+        for (slot& s : m_slots) {
+            s.child.prepare();
+        }
+        for (slot& s : m_slots) {
+            watch(s.node, s.child.root());
+        }
+        cancel_if_parent_cancelled();
+        for (slot& s : m_slots) {
+            s.child.start();
+        }
+        return end_start();
+    }
+
+    result_type await_resume() {
+        rethrow_if_failed();
+        result_type results;
+        results.reserve(m_slots.size());
+        for (slot& s : m_slots) {
+            results.push_back(take_value(s.child));
+        }
+        return results;
+    }
+
+private:
+    struct slot {
+        explicit slot(Child&& c) : child(std::move(c)) {}
+        gather_node node;
+        Child child;
+    };
+
+    static void cancel_all(gather_core& core) {
+        for (slot& s : static_cast<gather_range_awaitable&>(core).m_slots) {
+            cancel_root(s.child.root());
+        }
+    }
+
+    std::vector<slot> m_slots;
+};
+
+} // namespace detail
+
+/// Runs every argument concurrently; `co_await` yields a std::tuple of their results.
+template <class... Awaitables>
+    requires(detail::gatherable<Awaitables> && ...)
+[[nodiscard]] auto gather(Awaitables&&... args) {
+    static_assert(((!std::is_lvalue_reference_v<Awaitables> ||
+                    !std::is_same_v<std::remove_cvref_t<Awaitables>,
+                                    task<typename std::remove_cvref_t<Awaitables>::value_type>>) &&
+                   ...),
+                  "aio::gather: pass tasks as rvalues (std::move(t)); a task is awaited once");
+    return detail::gather_awaitable<detail::gather_child_t<Awaitables>...>(
+        detail::gather_child_t<Awaitables>(std::forward<Awaitables>(args))...);
+}
+
+/// Runs every element of a range (tasks or task handles) concurrently; `co_await` yields a
+/// std::vector of results in range order.
+template <std::ranges::input_range Range>
+    requires detail::gatherable<std::ranges::range_value_t<Range>>
+[[nodiscard]] auto gather(Range&& range) {
+    using child = detail::gather_child_t<std::ranges::range_value_t<Range>>;
+    return detail::gather_range_awaitable<child>(std::forward<Range>(range));
+}
+
+} // namespace aio
+
+#endif

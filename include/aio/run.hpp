@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// aio::run: the program's entry into async code (asyncio.run).
+//
+//     asyncio.run(main())                    int main() { return aio::run(async_main()); }
+//
+// Creates a fresh event_loop, runs `main` to completion, then — as asyncio.run does — cancels
+// every task still pending and lets them finish their cleanup, closes the loop, and returns
+// main's value or rethrows its exception.
+//
+// Lifetime rules: the loop lives exactly as long as the call; calling run() from inside a
+// running loop is an error (event_loop_error), because it would block the outer loop.
+#ifndef AIO_RUN_HPP_INCLUDED
+#define AIO_RUN_HPP_INCLUDED
+
+#include "event_loop.hpp"
+#include "task.hpp"
+
+#include <utility>
+
+namespace aio {
+
+template <class T>
+T run(task<T> main, bool debug = false) {
+    if (detail::running_loop_slot() != nullptr) {
+        throw event_loop_error("aio::run: cannot be called while an event loop is running");
+    }
+    event_loop loop;
+    loop.set_debug(debug);
+    struct shutdown {
+        event_loop& loop;
+        ~shutdown() {
+            try {
+                loop.shutdown_tasks();
+            } catch (...) {  // a destructor must not throw; the loop still closes below
+            }
+            loop.close();
+        }
+    } on_exit{loop};
+    return loop.run_until_complete(std::move(main));
+}
+
+} // namespace aio
+
+#endif

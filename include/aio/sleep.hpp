@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+// aio::sleep / aio::sleep_until: suspend the current task for a while (asyncio.sleep).
+//
+//     await asyncio.sleep(0.5)               co_await aio::sleep(500ms);
+//     await asyncio.sleep(pause)  # float    co_await aio::sleep(std::chrono::duration<double>(pause));
+//     await asyncio.sleep(0)                 co_await aio::sleep(0ms);   // yield once
+//
+// Guarantees: a sleep never wakes early (the deadline is rounded up to the clock's tick);
+// sleeps with equal deadlines wake in the order they started; sleep(0) (or any non-positive
+// duration) lets every other ready task run once, then continues. A cancelled sleep leaves the
+// timer heap at once and throws aio::cancelled_error.
+//
+// Lifetime rules: the timer node lives inside the awaiter, i.e. in the sleeping coroutine's
+// frame — sleeping allocates nothing. Must be awaited inside a running event loop.
+#ifndef AIO_SLEEP_HPP_INCLUDED
+#define AIO_SLEEP_HPP_INCLUDED
+
+#include "event_loop.hpp"
+
+#include <chrono>
+#include <coroutine>
+
+namespace aio {
+
+namespace detail {
+
+class [[nodiscard]] sleep_awaiter : private cancel_hook {
+public:
+    /// A deadline (sleep_until), or a delay measured from the moment of co_await (sleep).
+    sleep_awaiter(clock::time_point deadline, clock::duration delay, bool relative) noexcept
+        : m_delay(delay), m_relative(relative) {
+        m_node.m_deadline = deadline;
+        m_on_cancel = &on_cancel;
+    }
+    sleep_awaiter(const sleep_awaiter&) = delete;
+    sleep_awaiter& operator=(const sleep_awaiter&) = delete;
+    ~sleep_awaiter() {
+        if (m_node.linked()) {
+            m_loop->remove_timer(m_node);  // the frame died while sleeping (loop teardown)
+        }
+        if (m_root != nullptr) {
+            m_root->unpark(*this);
+        }
+    }
+
+    [[nodiscard]] bool await_ready() const noexcept { return false; }  // even sleep(0) yields
+
+    // why: a timer node in this awaiter goes into the loop's heap (or, for a yield, the
+    // coroutine goes straight to the back of the ready queue); the awaiter then parks as the
+    // task's cancel hook so that cancel() can pull the timer out again.
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> self) {
+        event_loop& loop = get_running_loop();
+        m_root = root_of(self);
+        if (m_root != nullptr && m_root->cancel_pending()) {
+            return false;  // a cancellation arrived while running: deliver it here
+        }
+        m_loop = &loop;
+        if (m_relative) {
+            m_node.m_deadline = m_delay > clock::duration::zero()
+                                    ? saturating_deadline(clock::now(), m_delay)
+                                    : clock::time_point::min();
+        }
+        if (m_node.m_deadline == clock::time_point::min()) {
+            loop.schedule(self);
+        } else {
+            m_node.m_target = make_ready_item(self.address(), ready_kind::resume);
+            loop.add_timer(m_node);
+        }
+        if (m_root != nullptr) {
+            m_root->park(*this);
+        }
+        return true;
+    }
+
+    void await_resume() {
+        if (m_root != nullptr) {
+            m_root->unpark(*this);
+            if (m_root->take_pending_cancel()) {
+                throw cancelled_error{};
+            }
+        }
+    }
+
+private:
+    static bool on_cancel(cancel_hook& hook) {
+        auto& self = static_cast<sleep_awaiter&>(hook);
+        if (self.m_node.linked()) {
+            self.m_loop->remove_timer(self.m_node);
+            self.m_loop->schedule(std::coroutine_handle<>::from_address(
+                pointer_of(self.m_node.m_target)));
+        }
+        return false;  // the root marks the cancellation pending; await_resume throws it
+    }
+
+    timer_node m_node;
+    clock::duration m_delay;
+    event_loop* m_loop = nullptr;
+    task_root* m_root = nullptr;
+    bool m_relative;
+};
+
+} // namespace detail
+
+/// Suspends the calling task for at least `delay` (any std::chrono::duration, including
+/// duration<double>). Non-positive: yield once. NaN: std::invalid_argument.
+template <class Rep, class Period>
+[[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> delay) {
+    const auto now = event_loop::clock::time_point{};
+    // Converted (rounded up, saturated) now; the deadline is taken at co_await.
+    const auto ticks = detail::saturating_deadline(now, delay) - now;
+    return detail::sleep_awaiter(event_loop::time_point{}, ticks, true);
+}
+
+/// Suspends the calling task until `deadline` (a steady_clock time point). A deadline in the
+/// past yields once.
+[[nodiscard]] inline detail::sleep_awaiter sleep_until(event_loop::time_point deadline) {
+    const auto d = deadline <= event_loop::clock::now() ? event_loop::time_point::min() : deadline;
+    return detail::sleep_awaiter(d, {}, false);
+}
+
+} // namespace aio
+
+#endif

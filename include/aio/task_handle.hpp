@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// aio::task_handle<T>: a shared handle to a task the event loop is running — what
+// loop.create_task() / asyncio.create_task() return (an asyncio.Task).
+//
+//     t = asyncio.create_task(work())        auto t = aio::create_task(work());
+//     ...                                    ...
+//     value = await t                        int value = co_await t;
+//     t.done(); t.result(); t.cancel()       t.done(); t.result(); t.cancel();
+//
+// Lifetime rules:
+//  - handles are cheap to copy and share one task; the loop also keeps the task alive until
+//    it finishes, so dropping every handle does not stop or leak it;
+//  - any number of coroutines may await the same handle; awaiting a finished task returns at
+//    once. `co_await h` yields a reference into the shared result (valid while a handle
+//    lives), `co_await std::move(h)` the value itself;
+//  - an exception nobody retrieved (by awaiting, result() or exception()) is reported on
+//    stderr when the last handle goes away, like asyncio's "exception was never retrieved".
+#ifndef AIO_TASK_HANDLE_HPP_INCLUDED
+#define AIO_TASK_HANDLE_HPP_INCLUDED
+
+#include "errors.hpp"
+#include "task.hpp"
+
+#include <coroutine>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace aio {
+
+template <class T = void>
+class task_handle {
+public:
+    using promise_type = detail::task_promise<T>;
+    using value_type = T;
+
+    task_handle() noexcept = default;
+    /// Adopts one reference to an already-rooted task (used by event_loop::create_task).
+    explicit task_handle(std::coroutine_handle<promise_type> coro) noexcept : m_coro(coro) {}
+    task_handle(const task_handle& other) noexcept : m_coro(other.m_coro) {
+        if (m_coro) {
+            root().add_ref();
+        }
+    }
+    task_handle(task_handle&& other) noexcept : m_coro(std::exchange(other.m_coro, {})) {}
+    task_handle& operator=(task_handle other) noexcept {
+        std::swap(m_coro, other.m_coro);
+        return *this;
+    }
+    ~task_handle() {
+        if (m_coro) {
+            root().release();
+        }
+    }
+
+    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(m_coro); }
+    [[nodiscard]] bool done() const noexcept { return root().done(); }
+    [[nodiscard]] bool cancelled() const noexcept { return root().cancelled(); }
+
+    /// The task's value; rethrows its exception (cancelled_error if it was cancelled);
+    /// invalid_state_error while it is still running.
+    decltype(auto) result() const {
+        require_done("result");
+        return m_coro.promise().result();
+    }
+
+    /// The exception the task ended with (nullptr if it returned); cancelled_error is thrown
+    /// for a cancelled task and invalid_state_error for an unfinished one, as in asyncio.
+    [[nodiscard]] std::exception_ptr exception() const {
+        require_done("exception");
+        if (cancelled()) {
+            root().mark_retrieved();
+            std::rethrow_exception(root().error());
+        }
+        root().mark_retrieved();
+        return root().error();
+    }
+
+    /// Requests cancellation: the task receives cancelled_error at its current or next
+    /// suspension point, and whatever it is awaiting is cancelled too. False if it is done.
+    bool cancel() noexcept { return root().request_cancel(); }
+    /// Pending cancellation requests (Task.cancelling()).
+    [[nodiscard]] unsigned cancelling() const noexcept { return root().cancelling(); }
+    /// Withdraws one request (Task.uncancel()); returns the remaining count.
+    unsigned uncancel() noexcept { return root().uncancel(); }
+
+    auto operator co_await() const& noexcept { return awaiter<false>{m_coro}; }
+    auto operator co_await() && noexcept { return awaiter<true>{m_coro}; }
+
+    [[nodiscard]] detail::task_root& root() const noexcept { return m_coro.promise().m_own; }
+    [[nodiscard]] promise_type& promise() const noexcept { return m_coro.promise(); }
+
+private:
+    void require_done(const char* what) const {
+        if (!m_coro) {
+            throw invalid_state_error(std::string("aio::task_handle::") + what + ": empty handle");
+        }
+        if (!done()) {
+            throw invalid_state_error(std::string("aio::task_handle::") + what +
+                                      ": the task has not finished yet");
+        }
+    }
+
+    template <bool Move>
+    struct awaiter : detail::completion_node, detail::cancel_hook {
+        explicit awaiter(std::coroutine_handle<promise_type> target) noexcept : m_target(target) {
+            m_on_complete = &on_complete;
+            m_on_cancel = &on_cancel;
+        }
+        awaiter(const awaiter&) = delete;
+        awaiter& operator=(const awaiter&) = delete;
+        ~awaiter() {
+            if (m_linked) {
+                target().remove_waiter(*this);
+            }
+            if (m_waiting_root != nullptr) {
+                m_waiting_root->unpark(*this);
+            }
+        }
+
+        [[nodiscard]] bool await_ready() const noexcept { return target().done(); }
+        // why: park on the target's waiter list (no allocation: this awaiter is the node) and
+        // register as the waiting task's cancel hook, so cancelling the waiter cancels the
+        // target — asyncio cancels the future a Task is blocked on.
+        template <class Promise>
+        bool await_suspend(std::coroutine_handle<Promise> waiting) noexcept {
+            m_waiting_root = detail::root_of(waiting);
+            if (m_waiting_root != nullptr && m_waiting_root->cancel_pending()) {
+                return false;  // delivered by await_resume
+            }
+            m_waiting = waiting;
+            target().add_waiter(*this);
+            m_linked = true;
+            if (m_waiting_root != nullptr) {
+                m_waiting_root->park(*this);
+            }
+            return true;
+        }
+        decltype(auto) await_resume() {
+            if (m_waiting_root != nullptr) {
+                m_waiting_root->unpark(*this);
+                if (m_waiting_root->take_pending_cancel()) {
+                    throw cancelled_error{};
+                }
+            }
+            if constexpr (Move && !std::is_reference_v<T> && !std::is_void_v<T>) {
+                return T(std::move(m_target.promise()).result());
+            } else {
+                return m_target.promise().result();
+            }
+        }
+
+    private:
+        detail::task_root& target() const noexcept { return m_target.promise().m_own; }
+
+        static std::coroutine_handle<> on_complete(detail::completion_node& node,
+                                                   detail::task_root&) noexcept {
+            auto& self = static_cast<awaiter&>(node);
+            self.m_linked = false;
+            return self.m_waiting;
+        }
+        static bool on_cancel(detail::cancel_hook& hook) noexcept {
+            auto& self = static_cast<awaiter&>(hook);
+            return self.target().request_cancel();
+        }
+
+        std::coroutine_handle<promise_type> m_target;
+        std::coroutine_handle<> m_waiting;
+        detail::task_root* m_waiting_root = nullptr;
+        bool m_linked = false;
+    };
+
+    std::coroutine_handle<promise_type> m_coro;
+};
+
+} // namespace aio
+
+#endif
