@@ -6,10 +6,15 @@
 #include "errors.hpp"
 #include "event_loop.hpp"
 #include "gather.hpp"
+#include "outcome.hpp"
 #include "run.hpp"
+#include "shield.hpp"
 #include "sleep.hpp"
 #include "task.hpp"
+#include "task_group.hpp"
 #include "task_handle.hpp"
 #include "version.hpp"
+#include "wait.hpp"
+#include "wait_for.hpp"
 
 #endif

@@ -113,7 +113,7 @@ public:
         if (!t.valid()) {
             throw invalid_state_error("aio::event_loop::create_task: empty (moved-from) task");
         }
-        m_tasks.reserve(m_tasks.size() + 1);  // may throw: do it before taking ownership
+        detail::reserve_one_more(m_tasks);  // may throw: do it before taking ownership
         m_ready.reserve_one();
         auto coro = t.release();
         detail::task_root& root = coro.promise().make_root(coro);

@@ -14,6 +14,9 @@
 // and then rethrows the first exception (in completion order). Children never outlive the
 // gather that started them. Cancelling the task awaiting a gather cancels every child.
 //
+// gather(aio::return_exceptions, ...) is asyncio's return_exceptions=True: every child runs to
+// its end, nothing is cancelled, and each result is an aio::outcome<T> (value or exception).
+//
 // Lifetime rules: the gather owns the task<T> children's frames until it is destroyed; results
 // are moved out of them. Handle children are shared: their results are copied (moved only for
 // move-only types). Bookkeeping costs one allocation for a range gather, none for arguments.
@@ -21,6 +24,7 @@
 #define AIO_GATHER_HPP_INCLUDED
 
 #include "detail/gather.hpp"
+#include "outcome.hpp"
 
 #include <array>
 #include <cstddef>
@@ -48,13 +52,40 @@ auto take_value(Child& child) {
     }
 }
 
-template <class... Children>
+/// A child's outcome for gather(return_exceptions, ...).
+template <class Child>
+auto take_outcome(Child& child) {
+    using result = outcome<typename Child::value_type>;
+    if (child.root().error() != nullptr) {
+        return result(child.root().error());
+    }
+    return result(take_value(child));
+}
+
+template <gather_policy Policy, class Child>
+using gather_element_t =
+    std::conditional_t<Policy == gather_policy::collect, outcome<typename Child::value_type>,
+                       typename outcome<typename Child::value_type>::value_type>;
+
+template <gather_policy Policy, class Child>
+auto take_result(Child& child) {
+    if constexpr (Policy == gather_policy::collect) {
+        return take_outcome(child);
+    } else {
+        return take_value(child);
+    }
+}
+
+template <gather_policy Policy, class... Children>
 class [[nodiscard]] gather_awaitable : private gather_core {
 public:
-    using result_type = std::tuple<gather_value_t<typename Children::value_type>...>;
+    using result_type = std::conditional_t<
+        Policy == gather_policy::collect,
+        std::tuple<outcome<typename Children::value_type>...>,
+        std::tuple<gather_value_t<typename Children::value_type>...>>;
 
     explicit gather_awaitable(Children&&... children)
-        : gather_core(gather_policy::cancel_on_error, &cancel_all), m_children(std::move(children)...) {}
+        : gather_core(Policy, &cancel_all), m_children(std::move(children)...) {}
     ~gather_awaitable() { unlink(std::index_sequence_for<Children...>{}); }
 
     [[nodiscard]] bool await_ready() const noexcept { return sizeof...(Children) == 0; }
@@ -73,7 +104,8 @@ public:
 
     result_type await_resume() {
         rethrow_if_failed();
-        return std::apply([](auto&... c) { return result_type(take_value(c)...); }, m_children);
+        return std::apply([](auto&... c) { return result_type(take_result<Policy>(c)...); },
+                          m_children);
     }
 
 private:
@@ -100,18 +132,13 @@ private:
     std::array<gather_node, sizeof...(Children)> m_nodes{};
 };
 
-template <class Child>
+template <gather_policy Policy, class Child>
 class [[nodiscard]] gather_range_awaitable : private gather_core {
-    using value_type = typename Child::value_type;
-
 public:
-    using element_type = std::conditional_t<std::is_reference_v<value_type>,
-                                            std::reference_wrapper<std::remove_reference_t<value_type>>,
-                                            gather_value_t<value_type>>;
-    using result_type = std::vector<element_type>;
+    using result_type = std::vector<gather_element_t<Policy, Child>>;
 
     template <class Range>
-    explicit gather_range_awaitable(Range&& range) : gather_core(gather_policy::cancel_on_error, &cancel_all) {
+    explicit gather_range_awaitable(Range&& range) : gather_core(Policy, &cancel_all) {
         if constexpr (std::ranges::sized_range<Range>) {
             m_slots.reserve(std::ranges::size(range));  // the one allocation of bookkeeping
         }
@@ -155,7 +182,7 @@ public:
         result_type results;
         results.reserve(m_slots.size());
         for (slot& s : m_slots) {
-            results.push_back(take_value(s.child));
+            results.push_back(take_result<Policy>(s.child));
         }
         return results;
     }
@@ -176,18 +203,39 @@ private:
     std::vector<slot> m_slots;
 };
 
+template <class T>
+inline constexpr bool is_task = false;
+template <class T>
+inline constexpr bool is_task<task<T>> = true;
+
+template <class... Awaitables>
+inline constexpr bool no_lvalue_tasks =
+    ((!std::is_lvalue_reference_v<Awaitables> || !is_task<std::remove_cvref_t<Awaitables>>) && ...);
+
 } // namespace detail
 
-/// Runs every argument concurrently; `co_await` yields a std::tuple of their results.
+/// Runs every argument concurrently; `co_await` yields a std::tuple of their results. The
+/// first failure cancels the unfinished siblings and is rethrown once all have finished.
 template <class... Awaitables>
     requires(detail::gatherable<Awaitables> && ...)
 [[nodiscard]] auto gather(Awaitables&&... args) {
-    static_assert(((!std::is_lvalue_reference_v<Awaitables> ||
-                    !std::is_same_v<std::remove_cvref_t<Awaitables>,
-                                    task<typename std::remove_cvref_t<Awaitables>::value_type>>) &&
-                   ...),
+    static_assert(detail::no_lvalue_tasks<Awaitables...>,
                   "aio::gather: pass tasks as rvalues (std::move(t)); a task is awaited once");
-    return detail::gather_awaitable<detail::gather_child_t<Awaitables>...>(
+    return detail::gather_awaitable<detail::gather_policy::cancel_on_error,
+                                    detail::gather_child_t<Awaitables>...>(
+        detail::gather_child_t<Awaitables>(std::forward<Awaitables>(args))...);
+}
+
+/// gather(return_exceptions, ...): never throws for a child and cancels nothing; yields a
+/// std::tuple of aio::outcome<T>. Cancelling the awaiting task still throws cancelled_error
+/// (unlike asyncio, where return_exceptions could swallow it: CPython issue 76865).
+template <class... Awaitables>
+    requires(detail::gatherable<Awaitables> && ...)
+[[nodiscard]] auto gather(return_exceptions_t, Awaitables&&... args) {
+    static_assert(detail::no_lvalue_tasks<Awaitables...>,
+                  "aio::gather: pass tasks as rvalues (std::move(t)); a task is awaited once");
+    return detail::gather_awaitable<detail::gather_policy::collect,
+                                    detail::gather_child_t<Awaitables>...>(
         detail::gather_child_t<Awaitables>(std::forward<Awaitables>(args))...);
 }
 
@@ -197,7 +245,17 @@ template <std::ranges::input_range Range>
     requires detail::gatherable<std::ranges::range_value_t<Range>>
 [[nodiscard]] auto gather(Range&& range) {
     using child = detail::gather_child_t<std::ranges::range_value_t<Range>>;
-    return detail::gather_range_awaitable<child>(std::forward<Range>(range));
+    return detail::gather_range_awaitable<detail::gather_policy::cancel_on_error, child>(
+        std::forward<Range>(range));
+}
+
+/// The range form of gather(return_exceptions, ...): a std::vector of aio::outcome<T>.
+template <std::ranges::input_range Range>
+    requires detail::gatherable<std::ranges::range_value_t<Range>>
+[[nodiscard]] auto gather(return_exceptions_t, Range&& range) {
+    using child = detail::gather_child_t<std::ranges::range_value_t<Range>>;
+    return detail::gather_range_awaitable<detail::gather_policy::collect, child>(
+        std::forward<Range>(range));
 }
 
 } // namespace aio

@@ -32,7 +32,9 @@ public:
         m_node.m_deadline = deadline;
         m_on_cancel = &on_cancel;
     }
-    sleep_awaiter(const sleep_awaiter&) = delete;
+    /// Movable until awaited (so it can be handed to gather or wait_for), never while linked.
+    sleep_awaiter(sleep_awaiter&& other) noexcept
+        : sleep_awaiter(other.m_node.m_deadline, other.m_delay, other.m_relative) {}
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
         if (m_node.linked()) {

@@ -19,6 +19,7 @@
 #define AIO_TASK_HANDLE_HPP_INCLUDED
 
 #include "errors.hpp"
+#include "detail/handle_awaiter.hpp"
 #include "task.hpp"
 
 #include <coroutine>
@@ -85,11 +86,12 @@ public:
     /// Withdraws one request (Task.uncancel()); returns the remaining count.
     unsigned uncancel() noexcept { return root().uncancel(); }
 
-    auto operator co_await() const& noexcept { return awaiter<false>{m_coro}; }
-    auto operator co_await() && noexcept { return awaiter<true>{m_coro}; }
+    auto operator co_await() const& noexcept { return detail::handle_awaiter<T, false>(m_coro); }
+    auto operator co_await() && noexcept { return detail::handle_awaiter<T, true>(m_coro); }
 
     [[nodiscard]] detail::task_root& root() const noexcept { return m_coro.promise().m_own; }
     [[nodiscard]] promise_type& promise() const noexcept { return m_coro.promise(); }
+    [[nodiscard]] std::coroutine_handle<promise_type> promise_handle() const noexcept { return m_coro; }
 
 private:
     void require_done(const char* what) const {
@@ -101,75 +103,6 @@ private:
                                       ": the task has not finished yet");
         }
     }
-
-    template <bool Move>
-    struct awaiter : detail::completion_node, detail::cancel_hook {
-        explicit awaiter(std::coroutine_handle<promise_type> target) noexcept : m_target(target) {
-            m_on_complete = &on_complete;
-            m_on_cancel = &on_cancel;
-        }
-        awaiter(const awaiter&) = delete;
-        awaiter& operator=(const awaiter&) = delete;
-        ~awaiter() {
-            if (m_linked) {
-                target().remove_waiter(*this);
-            }
-            if (m_waiting_root != nullptr) {
-                m_waiting_root->unpark(*this);
-            }
-        }
-
-        [[nodiscard]] bool await_ready() const noexcept { return target().done(); }
-        // why: park on the target's waiter list (no allocation: this awaiter is the node) and
-        // register as the waiting task's cancel hook, so cancelling the waiter cancels the
-        // target — asyncio cancels the future a Task is blocked on.
-        template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> waiting) noexcept {
-            m_waiting_root = detail::root_of(waiting);
-            if (m_waiting_root != nullptr && m_waiting_root->cancel_pending()) {
-                return false;  // delivered by await_resume
-            }
-            m_waiting = waiting;
-            target().add_waiter(*this);
-            m_linked = true;
-            if (m_waiting_root != nullptr) {
-                m_waiting_root->park(*this);
-            }
-            return true;
-        }
-        decltype(auto) await_resume() {
-            if (m_waiting_root != nullptr) {
-                m_waiting_root->unpark(*this);
-                if (m_waiting_root->take_pending_cancel()) {
-                    throw cancelled_error{};
-                }
-            }
-            if constexpr (Move && !std::is_reference_v<T> && !std::is_void_v<T>) {
-                return T(std::move(m_target.promise()).result());
-            } else {
-                return m_target.promise().result();
-            }
-        }
-
-    private:
-        detail::task_root& target() const noexcept { return m_target.promise().m_own; }
-
-        static std::coroutine_handle<> on_complete(detail::completion_node& node,
-                                                   detail::task_root&) noexcept {
-            auto& self = static_cast<awaiter&>(node);
-            self.m_linked = false;
-            return self.m_waiting;
-        }
-        static bool on_cancel(detail::cancel_hook& hook) noexcept {
-            auto& self = static_cast<awaiter&>(hook);
-            return self.target().request_cancel();
-        }
-
-        std::coroutine_handle<promise_type> m_target;
-        std::coroutine_handle<> m_waiting;
-        detail::task_root* m_waiting_root = nullptr;
-        bool m_linked = false;
-    };
 
     std::coroutine_handle<promise_type> m_coro;
 };

@@ -78,6 +78,7 @@ public:
         }
     }
 
+    [[nodiscard]] bool valid() const noexcept { return m_node != nullptr; }
     [[nodiscard]] bool cancelled() const noexcept { return m_node != nullptr && m_node->m_cancelled; }
     /// The deadline of a call_later / call_at callback (TimerHandle.when()).
     [[nodiscard]] detail::clock::time_point when() const noexcept {

@@ -46,6 +46,11 @@ inline void event_loop::dispatch(std::uintptr_t item) {
         }
         break;
     }
+    case detail::ready_kind::hook: {
+        auto* hook = static_cast<detail::ready_hook*>(p);
+        hook->m_fn(*hook);
+        break;
+    }
     case detail::ready_kind::callback: {
         auto* node = static_cast<detail::callback_node*>(p);
         if (!node->m_cancelled) {

@@ -16,6 +16,7 @@
 
 #include "../task.hpp"
 #include "../task_handle.hpp"
+#include "awaitable_traits.hpp"
 #include "task_root.hpp"
 
 #include <coroutine>
@@ -36,9 +37,14 @@ public:
     using value_type = T;
     explicit gather_task_child(task<T>&& t) : m_task(std::move(t)) {
         if (!m_task.valid()) {
-            throw invalid_state_error("aio::gather: empty (moved-from) task");
+            throw invalid_state_error("aio: empty (moved-from) task");
         }
     }
+    /// Any other awaitable runs inside a small wrapper task.
+    template <class A>
+        requires(!std::is_same_v<std::remove_cvref_t<A>, task<T>>)
+    explicit gather_task_child(A&& a)
+        : gather_task_child(awaitable_task<std::remove_cvref_t<A>>(std::forward<A>(a))) {}
     task_root& root() {
         auto h = m_task.handle();
         return h.promise().m_own;
@@ -75,7 +81,7 @@ public:
     using value_type = T;
     explicit gather_handle_child(task_handle<T> h) : m_handle(std::move(h)) {
         if (!m_handle.valid()) {
-            throw invalid_state_error("aio::gather: empty task handle");
+            throw invalid_state_error("aio: empty task handle");
         }
     }
     task_root& root() { return m_handle.root(); }
@@ -103,6 +109,17 @@ struct gather_child_of<task<T>> {
 template <class T>
 struct gather_child_of<task_handle<T>> {
     using type = gather_handle_child<T>;
+};
+template <class T>
+inline constexpr bool is_task_or_handle = false;
+template <class T>
+inline constexpr bool is_task_or_handle<task<T>> = true;
+template <class T>
+inline constexpr bool is_task_or_handle<task_handle<T>> = true;
+template <class A>
+    requires(!is_task_or_handle<A> && awaitable<A>)
+struct gather_child_of<A> {
+    using type = gather_task_child<await_result_t<A>>;
 };
 template <class A>
 using gather_child_t = typename gather_child_of<std::remove_cvref_t<A>>::type;

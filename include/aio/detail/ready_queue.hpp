@@ -2,7 +2,7 @@
 // The loop's ready queue: a FIFO ring buffer of tagged pointers.
 //
 // An item is a coroutine frame address to resume (the hot path: a woken sleep, a yield), a
-// call_soon callback, or a created task's first step. All three share one queue so that they
+// call_soon callback, a created task's first step, or an intrusive ready_hook. All of them share one queue so that they
 // run in the order they were scheduled, as asyncio's single _ready deque does. Frames and
 // callback nodes are at least 8-byte aligned, which leaves the low bits for the tag; pushing
 // and popping allocate nothing once the buffer has grown to the working size.
@@ -16,7 +16,13 @@
 
 namespace aio::detail {
 
-enum class ready_kind : std::uintptr_t { resume = 0, callback = 1, start_task = 2 };
+enum class ready_kind : std::uintptr_t { resume = 0, callback = 1, start_task = 2, hook = 3 };
+
+/// A function to run from the queue without allocating: e.g. the timer of a wait_for, which
+/// must cancel a task rather than resume a coroutine. Lives inside its owner.
+struct ready_hook {
+    void (*m_fn)(ready_hook& self) = nullptr;
+};
 
 inline std::uintptr_t make_ready_item(const void* p, ready_kind kind) noexcept {
     return reinterpret_cast<std::uintptr_t>(p) | static_cast<std::uintptr_t>(kind);

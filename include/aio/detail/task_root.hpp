@@ -215,6 +215,15 @@ inline void task_root::destroy() noexcept {
     m_coro.destroy();  // the root lives in this frame: nothing may touch *this afterwards
 }
 
+/// Makes room for one more push_back with geometric growth (a bare reserve(size() + 1) would
+/// reallocate on every call and turn n pushes into O(n^2) copies).
+template <class Vector>
+void reserve_one_more(Vector& v) {
+    if (v.size() == v.capacity()) {
+        v.reserve(v.capacity() < 16 ? 16 : v.capacity() * 2);
+    }
+}
+
 } // namespace aio::detail
 
 #endif

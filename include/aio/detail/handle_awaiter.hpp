@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+// Awaiting a task_handle: park on the target's waiter list until it finishes.
+//
+// Cancelling the waiting task normally cancels the target too (asyncio cancels the future a
+// Task is blocked on). A *shielded* wait (aio::shield) instead stops waiting at once and leaves
+// the target running.
+#ifndef AIO_DETAIL_HANDLE_AWAITER_HPP_INCLUDED
+#define AIO_DETAIL_HANDLE_AWAITER_HPP_INCLUDED
+
+#include "../errors.hpp"
+#include "task_promise.hpp"
+#include "task_root.hpp"
+
+#include <coroutine>
+#include <type_traits>
+#include <utility>
+
+namespace aio::detail {
+
+template <class T, bool Move, bool Shielded = false>
+class handle_awaiter : private completion_node, private cancel_hook {
+public:
+    using promise_type = task_promise<T>;
+
+    explicit handle_awaiter(std::coroutine_handle<promise_type> target) noexcept : m_target(target) {
+        m_on_complete = &on_complete;
+        m_on_cancel = &on_cancel;
+    }
+    handle_awaiter(const handle_awaiter&) = delete;
+    handle_awaiter& operator=(const handle_awaiter&) = delete;
+    ~handle_awaiter() {
+        if (m_linked) {
+            target().remove_waiter(*this);
+        }
+        if (m_waiting_root != nullptr) {
+            m_waiting_root->unpark(*this);
+        }
+    }
+
+    [[nodiscard]] bool await_ready() const noexcept { return target().done(); }
+
+    // why: this awaiter is the waiter-list node (no allocation) and the waiting task's cancel
+    // hook, so a cancel() of the waiter reaches the target (or, shielded, just stops waiting).
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> waiting) noexcept {
+        m_waiting_root = root_of(waiting);
+        if (m_waiting_root != nullptr && m_waiting_root->cancel_pending()) {
+            return false;  // delivered by await_resume
+        }
+        m_waiting = waiting;
+        target().add_waiter(*this);
+        m_linked = true;
+        if (m_waiting_root != nullptr) {
+            m_waiting_root->park(*this);
+        }
+        return true;
+    }
+
+    decltype(auto) await_resume() {
+        if (m_waiting_root != nullptr) {
+            m_waiting_root->unpark(*this);
+            if (m_waiting_root->take_pending_cancel()) {
+                throw cancelled_error{};
+            }
+        }
+        if constexpr (Move && !std::is_reference_v<T> && !std::is_void_v<T>) {
+            return T(std::move(m_target.promise()).result());
+        } else {
+            return m_target.promise().result();
+        }
+    }
+
+private:
+    task_root& target() const noexcept { return m_target.promise().m_own; }
+
+    static std::coroutine_handle<> on_complete(completion_node& node, task_root&) noexcept {
+        auto& self = static_cast<handle_awaiter&>(node);
+        self.m_linked = false;
+        return self.m_waiting;
+    }
+
+    static bool on_cancel(cancel_hook& hook) {
+        auto& self = static_cast<handle_awaiter&>(hook);
+        if constexpr (Shielded) {
+            // Stop waiting; the target keeps running. A pending target is a created task, so
+            // its owner is the loop, which can queue our resumption.
+            if (self.m_linked && self.target().m_owner != nullptr) {
+                self.target().remove_waiter(self);
+                self.m_linked = false;
+                self.target().m_owner->schedule(self.m_waiting);
+            }
+            return false;  // the waiter's root delivers cancelled_error in await_resume
+        } else {
+            return self.target().request_cancel();
+        }
+    }
+
+    std::coroutine_handle<promise_type> m_target;
+    std::coroutine_handle<> m_waiting;
+    task_root* m_waiting_root = nullptr;
+    bool m_linked = false;
+};
+
+} // namespace aio::detail
+
+#endif

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+// aio::wait and aio::as_completed: watch a set of running tasks without owning their results
+// (asyncio.wait, asyncio.as_completed).
+//
+//     done, pending = await asyncio.wait(tasks, return_when=FIRST_COMPLETED)
+//     auto [done, pending] = co_await aio::wait(tasks, aio::return_when::first_completed);
+//
+//     for t in asyncio.as_completed(tasks):          auto order = aio::as_completed(tasks);
+//         r = await t                                for (std::size_t i = 0; i < order.size(); ++i) {
+//                                                        aio::task_handle<int> t = co_await order.next();
+//                                                        int r = t.result(); }
+//
+// Neither cancels anything: when wait() returns (condition met, or timeout), the pending tasks
+// keep running; cancelling the waiter only stops the waiting. Both take task handles (created
+// tasks), because the tasks must keep running after the wait is over.
+//
+// Lifetime rules: the handles are copied in (shared); one allocation holds the waiter nodes.
+#ifndef AIO_WAIT_HPP_INCLUDED
+#define AIO_WAIT_HPP_INCLUDED
+
+#include "event_loop.hpp"
+#include "task_handle.hpp"
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace aio {
+
+enum class return_when { first_completed, first_exception, all_completed };
+
+template <class T>
+struct wait_result {
+    std::vector<task_handle<T>> done;     // in the order given, not completion order
+    std::vector<task_handle<T>> pending;
+};
+
+namespace detail {
+
+/// One waiter node per task, in a single allocation; `on_done(index)` is told who finished.
+template <class Owner>
+class task_watch {
+public:
+    template <class T>
+    void watch(std::vector<task_handle<T>>& tasks, Owner& owner) {
+        m_nodes = std::make_unique<node[]>(tasks.size());
+        for (std::size_t i = 0; i < tasks.size(); ++i) {
+            m_nodes[i].m_owner = &owner;
+            m_nodes[i].m_index = i;
+            m_nodes[i].m_root = &tasks[i].root();
+            m_nodes[i].m_on_complete = &on_complete;
+            if (!tasks[i].done()) {
+                tasks[i].root().add_waiter(m_nodes[i]);
+                m_nodes[i].m_linked = true;
+            }
+        }
+        m_size = tasks.size();
+    }
+    void unwatch() noexcept {
+        for (std::size_t i = 0; i < m_size; ++i) {
+            if (m_nodes[i].m_linked) {
+                m_nodes[i].m_root->remove_waiter(m_nodes[i]);
+                m_nodes[i].m_linked = false;
+            }
+        }
+    }
+    ~task_watch() { unwatch(); }
+
+private:
+    struct node : completion_node {
+        Owner* m_owner = nullptr;
+        task_root* m_root = nullptr;
+        std::size_t m_index = 0;
+        bool m_linked = false;
+    };
+    static std::coroutine_handle<> on_complete(completion_node& n, task_root&) {
+        auto& self = static_cast<node&>(n);
+        self.m_linked = false;
+        return self.m_owner->on_done(self.m_index);
+    }
+    std::unique_ptr<node[]> m_nodes;
+    std::size_t m_size = 0;
+};
+
+template <class T>
+std::vector<task_handle<T>> check_tasks(std::vector<task_handle<T>> tasks, const char* who) {
+    if (tasks.empty()) {
+        throw std::invalid_argument(std::string(who) + ": the set of tasks is empty");
+    }
+    for (const auto& t : tasks) {
+        if (!t.valid()) {
+            throw invalid_state_error(std::string(who) + ": empty task handle");
+        }
+    }
+    return tasks;
+}
+
+template <class T>
+class [[nodiscard]] wait_awaitable : private cancel_hook, private ready_hook {
+public:
+    wait_awaitable(std::vector<task_handle<T>> tasks, return_when when,
+                   std::optional<clock::duration> timeout)
+        : m_tasks(check_tasks(std::move(tasks), "aio::wait")), m_when(when), m_timeout(timeout) {
+        m_on_cancel = &on_cancel;
+        m_fn = &on_timeout;
+    }
+    wait_awaitable(const wait_awaitable&) = delete;
+    wait_awaitable& operator=(const wait_awaitable&) = delete;
+    ~wait_awaitable() { stop_waiting(); }
+
+    [[nodiscard]] bool await_ready() const noexcept { return satisfied(); }
+
+    // why: one node per task (one allocation) reports completions; a timer (ready_hook, no
+    // allocation) ends the wait early; the parent parks as a cancel hook that only stops waiting.
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> parent) {
+        m_loop = &get_running_loop();
+        m_parent = parent;
+        m_parent_root = root_of(parent);
+        if (m_parent_root != nullptr && m_parent_root->cancel_pending()) {
+            return false;
+        }
+        m_watch.watch(m_tasks, *this);
+        if (m_timeout) {
+            m_timer.m_deadline = saturating_deadline(clock::now(), *m_timeout);
+            m_timer.m_target = make_ready_item(static_cast<ready_hook*>(this), ready_kind::hook);
+            m_loop->add_timer(m_timer);
+        }
+        if (m_parent_root != nullptr) {
+            m_parent_root->park(*this);
+        }
+        return true;
+    }
+
+    wait_result<T> await_resume() {
+        stop_waiting();
+        if (m_parent_root != nullptr && m_parent_root->take_pending_cancel()) {
+            throw cancelled_error{};
+        }
+        wait_result<T> result;
+        for (auto& t : m_tasks) {
+            (t.done() ? result.done : result.pending).push_back(std::move(t));
+        }
+        return result;
+    }
+
+    std::coroutine_handle<> on_done(std::size_t) {
+        if (m_woken || !satisfied()) {
+            return nullptr;
+        }
+        m_woken = true;
+        return m_parent;
+    }
+
+private:
+    [[nodiscard]] bool satisfied() const noexcept {
+        std::size_t finished = 0;
+        for (const auto& t : m_tasks) {
+            if (t.done()) {
+                ++finished;
+                if (m_when == return_when::first_completed ||
+                    (m_when == return_when::first_exception && t.root().failed() && !t.cancelled())) {
+                    return true;
+                }
+            }
+        }
+        return finished == m_tasks.size();
+    }
+
+    void stop_waiting() noexcept {
+        m_watch.unwatch();
+        if (m_timer.linked()) {
+            m_loop->remove_timer(m_timer);
+        }
+        if (m_parent_root != nullptr) {
+            m_parent_root->unpark(*this);
+        }
+    }
+
+    void wake_from_loop() {
+        if (!m_woken) {
+            m_woken = true;
+            stop_waiting();
+            m_loop->schedule(m_parent);
+        }
+    }
+    static void on_timeout(ready_hook& hook) { static_cast<wait_awaitable&>(hook).wake_from_loop(); }
+    static bool on_cancel(cancel_hook& hook) {
+        static_cast<wait_awaitable&>(hook).wake_from_loop();
+        return false;  // the parent's root delivers cancelled_error in await_resume
+    }
+
+    std::vector<task_handle<T>> m_tasks;
+    task_watch<wait_awaitable> m_watch;
+    return_when m_when;
+    std::optional<clock::duration> m_timeout;
+    timer_node m_timer;
+    event_loop* m_loop = nullptr;
+    std::coroutine_handle<> m_parent;
+    task_root* m_parent_root = nullptr;
+    bool m_woken = false;
+};
+
+template <class Range>
+using handle_vector_t = std::vector<std::ranges::range_value_t<Range>>;
+
+} // namespace detail
+
+/// Waits until `when` holds for `tasks` (asyncio.wait); yields {done, pending}. Cancels nothing.
+template <std::ranges::input_range Range>
+[[nodiscard]] auto wait(Range&& tasks, return_when when = return_when::all_completed) {
+    using handle = std::ranges::range_value_t<Range>;
+    return detail::wait_awaitable<typename handle::value_type>(
+        detail::handle_vector_t<Range>(std::ranges::begin(tasks), std::ranges::end(tasks)), when,
+        std::nullopt);
+}
+
+/// As above, but returns after `timeout` at the latest (pending tasks keep running).
+template <std::ranges::input_range Range, class Rep, class Period>
+[[nodiscard]] auto wait(Range&& tasks, std::chrono::duration<Rep, Period> timeout,
+                        return_when when = return_when::all_completed) {
+    using handle = std::ranges::range_value_t<Range>;
+    const auto zero = event_loop::time_point{};
+    return detail::wait_awaitable<typename handle::value_type>(
+        detail::handle_vector_t<Range>(std::ranges::begin(tasks), std::ranges::end(tasks)), when,
+        detail::saturating_deadline(zero, timeout) - zero);
+}
+
+/// Yields the given tasks in the order they finish (asyncio.as_completed): `co_await next()`
+/// size() times. Cancels nothing.
+template <class T>
+class as_completed {
+public:
+    template <std::ranges::input_range Range>
+    explicit as_completed(Range&& tasks)
+        : m_tasks(detail::check_tasks(
+              std::vector<task_handle<T>>(std::ranges::begin(tasks), std::ranges::end(tasks)),
+              "aio::as_completed")) {
+        m_order.reserve(m_tasks.size());
+        for (std::size_t i = 0; i < m_tasks.size(); ++i) {
+            if (m_tasks[i].done()) {
+                m_order.push_back(i);
+            }
+        }
+        m_watch.watch(m_tasks, *this);
+    }
+    as_completed(const as_completed&) = delete;
+    as_completed& operator=(const as_completed&) = delete;
+
+    [[nodiscard]] std::size_t size() const noexcept { return m_tasks.size(); }
+    /// How many tasks next() has not handed out yet.
+    [[nodiscard]] std::size_t remaining() const noexcept { return m_tasks.size() - m_read; }
+
+    class next_awaiter : private detail::cancel_hook {
+    public:
+        explicit next_awaiter(as_completed& owner) noexcept : m_owner(owner) { m_on_cancel = &on_cancel; }
+        next_awaiter(const next_awaiter&) = delete;
+        next_awaiter& operator=(const next_awaiter&) = delete;
+        ~next_awaiter() { stop(); }
+
+        [[nodiscard]] bool await_ready() const {
+            if (m_owner.m_read >= m_owner.m_tasks.size()) {
+                throw invalid_state_error("aio::as_completed: every task was already returned");
+            }
+            return m_owner.m_read < m_owner.m_order.size();
+        }
+        // why: park until the next completion; a cancel of the waiter only stops waiting.
+        template <class Promise>
+        void await_suspend(std::coroutine_handle<Promise> waiting) {
+            m_loop = &get_running_loop();
+            m_root = detail::root_of(waiting);
+            m_owner.m_waiting = waiting;
+            if (m_root != nullptr) {
+                m_root->park(*this);
+            }
+        }
+        task_handle<T> await_resume() {
+            stop();
+            if (m_root != nullptr && m_root->take_pending_cancel()) {
+                throw cancelled_error{};
+            }
+            return m_owner.m_tasks[m_owner.m_order[m_owner.m_read++]];
+        }
+
+    private:
+        void stop() noexcept {
+            m_owner.m_waiting = nullptr;
+            if (m_root != nullptr) {
+                m_root->unpark(*this);
+            }
+        }
+        static bool on_cancel(detail::cancel_hook& hook) {
+            auto& self = static_cast<next_awaiter&>(hook);
+            if (self.m_owner.m_waiting) {
+                self.m_loop->schedule(std::exchange(self.m_owner.m_waiting, nullptr));
+            }
+            return false;
+        }
+        as_completed& m_owner;
+        event_loop* m_loop = nullptr;
+        detail::task_root* m_root = nullptr;
+    };
+
+    /// The next task to finish (or an already finished one not yet handed out).
+    [[nodiscard]] next_awaiter next() { return next_awaiter(*this); }
+
+    std::coroutine_handle<> on_done(std::size_t index) {
+        m_order.push_back(index);
+        return std::exchange(m_waiting, nullptr);
+    }
+
+private:
+    std::vector<task_handle<T>> m_tasks;
+    std::vector<std::size_t> m_order;  // completion order
+    std::size_t m_read = 0;
+    std::coroutine_handle<> m_waiting;
+    detail::task_watch<as_completed> m_watch;
+};
+
+template <std::ranges::input_range Range>
+as_completed(Range&&) -> as_completed<typename std::ranges::range_value_t<Range>::value_type>;
+
+} // namespace aio
+
+#endif

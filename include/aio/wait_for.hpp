@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+// aio::wait_for / aio::wait_until: await something, but give up after a while
+// (asyncio.wait_for, asyncio.timeout / timeout_at).
+//
+//     try:                                               try {
+//         r = await asyncio.wait_for(fetch(), 0.5)           int r = co_await aio::wait_for(fetch(), 500ms);
+//     except TimeoutError:                               } catch (const aio::timeout_error&) {
+//         ...                                                ...
+//                                                        }
+//
+// On timeout the inner work is cancelled and has *finished* (its cleanup ran) by the time
+// timeout_error is seen. If the inner work swallows the cancellation and returns a value, that
+// value is returned. Cancelling the awaiting task cancels the inner work too, and it then
+// receives cancelled_error, not timeout_error.
+//
+// Why no `async with asyncio.timeout(...)` scope: C++ destructors cannot co_await nor turn one
+// exception into another, so a scope object could not wait for the cancelled work nor convert
+// its cancellation into a timeout_error. Wrapping the work — a task, a task_handle or any
+// awaitable — is the shape that keeps both guarantees.
+//
+// Lifetime rules: like gather, a task<T> argument is owned (and rooted) by the awaitable; a
+// task_handle is shared and is cancelled on timeout. The timer node lives in the awaitable.
+#ifndef AIO_WAIT_FOR_HPP_INCLUDED
+#define AIO_WAIT_FOR_HPP_INCLUDED
+
+#include "detail/gather.hpp"
+#include "event_loop.hpp"
+
+#include <chrono>
+#include <coroutine>
+#include <utility>
+
+namespace aio {
+
+namespace detail {
+
+template <class Child>
+class [[nodiscard]] wait_for_awaitable : private completion_node, private cancel_hook, private ready_hook {
+public:
+    using result_type = typename Child::value_type;
+
+    template <class A>
+    wait_for_awaitable(A&& work, clock::time_point deadline, clock::duration delay, bool relative)
+        : m_child(std::forward<A>(work)), m_delay(delay), m_relative(relative) {
+        m_timer.m_deadline = deadline;
+        m_on_complete = &on_complete;
+        m_on_cancel = &on_cancel;
+        m_fn = &on_timeout;
+    }
+    wait_for_awaitable(const wait_for_awaitable&) = delete;
+    wait_for_awaitable& operator=(const wait_for_awaitable&) = delete;
+    ~wait_for_awaitable() {
+        disarm();
+        if (m_linked) {
+            m_child.root().remove_waiter(*this);
+        }
+        if (m_parent_root != nullptr) {
+            m_parent_root->unpark(*this);
+        }
+    }
+
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+
+    // why: root the work, wait on it like a one-child gather, and arm a timer whose expiry
+    // cancels the work (the timer is a ready_hook: no allocation). The parent suspends only
+    // if the work is still running after its first step.
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> parent) {
+        m_loop = &get_running_loop();
+        m_parent = parent;
+        m_parent_root = root_of(parent);
+        m_child.prepare();
+        task_root& child = m_child.root();
+        if (child.done()) {
+            return false;
+        }
+        if (m_parent_root != nullptr && m_parent_root->take_pending_cancel()) {
+            m_outer_cancelled = true;
+            (void)child.request_cancel();
+        }
+        child.add_waiter(*this);
+        m_linked = true;
+        if (m_relative) {
+            m_timer.m_deadline = saturating_deadline(clock::now(), m_delay);
+        }
+        m_timer.m_target = make_ready_item(static_cast<ready_hook*>(this), ready_kind::hook);
+        m_loop->add_timer(m_timer);
+        m_starting = true;
+        m_child.start();
+        m_starting = false;
+        if (!m_linked) {
+            disarm();
+            return false;
+        }
+        if (m_parent_root != nullptr) {
+            m_parent_root->park(*this);
+        }
+        return true;
+    }
+
+    result_type await_resume() {
+        disarm();
+        if (m_parent_root != nullptr) {
+            m_parent_root->unpark(*this);
+            if (m_parent_root->take_pending_cancel()) {
+                m_outer_cancelled = true;
+            }
+        }
+        task_root& child = m_child.root();
+        if (m_outer_cancelled) {
+            child.mark_retrieved();
+            throw cancelled_error{};
+        }
+        if (m_timed_out && child.cancelled()) {
+            child.mark_retrieved();
+            throw timeout_error{};
+        }
+        return m_child.take();
+    }
+
+private:
+    void disarm() noexcept {
+        if (m_timer.linked()) {
+            m_loop->remove_timer(m_timer);
+        }
+    }
+
+    static std::coroutine_handle<> on_complete(completion_node& node, task_root&) noexcept {
+        auto& self = static_cast<wait_for_awaitable&>(node);
+        self.m_linked = false;
+        self.disarm();
+        if (self.m_starting) {
+            return nullptr;
+        }
+        if (self.m_parent_root != nullptr) {
+            self.m_parent_root->unpark(self);
+        }
+        return self.m_parent;
+    }
+
+    static void on_timeout(ready_hook& hook) {
+        auto& self = static_cast<wait_for_awaitable&>(hook);
+        self.m_timed_out = true;
+        (void)self.m_child.root().request_cancel();
+    }
+
+    static bool on_cancel(cancel_hook& hook) {
+        auto& self = static_cast<wait_for_awaitable&>(hook);
+        self.m_outer_cancelled = true;
+        (void)self.m_child.root().request_cancel();
+        return true;  // we resume the parent once the work has finished
+    }
+
+    Child m_child;
+    timer_node m_timer;
+    clock::duration m_delay;
+    event_loop* m_loop = nullptr;
+    std::coroutine_handle<> m_parent;
+    task_root* m_parent_root = nullptr;
+    bool m_relative;
+    bool m_linked = false;
+    bool m_starting = false;
+    bool m_timed_out = false;
+    bool m_outer_cancelled = false;
+};
+
+template <class A>
+using wait_for_t = wait_for_awaitable<gather_child_t<A>>;
+
+} // namespace detail
+
+/// Awaits `work` (a task, task_handle or any awaitable) for at most `timeout`; on expiry the
+/// work is cancelled, allowed to finish, and aio::timeout_error is thrown.
+template <class A, class Rep, class Period>
+    requires detail::gatherable<A>
+[[nodiscard]] auto wait_for(A&& work, std::chrono::duration<Rep, Period> timeout) {
+    const auto now = event_loop::time_point{};
+    const auto ticks = detail::saturating_deadline(now, timeout) - now;
+    return detail::wait_for_t<A>(std::forward<A>(work), event_loop::time_point{}, ticks, true);
+}
+
+/// Like wait_for, with an absolute steady_clock deadline (asyncio.timeout_at).
+template <class A>
+    requires detail::gatherable<A>
+[[nodiscard]] auto wait_until(A&& work, event_loop::time_point deadline) {
+    return detail::wait_for_t<A>(std::forward<A>(work), deadline, {}, false);
+}
+
+} // namespace aio
+
+#endif
