@@ -23,6 +23,7 @@
 #include "detail/callback.hpp"
 #include "detail/idle_wait.hpp"
 #include "detail/ready_queue.hpp"
+#include "detail/task_registry.hpp"
 #include "detail/timer_queue.hpp"
 #include "errors.hpp"
 #include "task.hpp"
@@ -113,15 +114,14 @@ public:
         if (!t.valid()) {
             throw invalid_state_error("aio::event_loop::create_task: empty (moved-from) task");
         }
-        detail::reserve_one_more(m_tasks);  // may throw: do it before taking ownership
+        m_tasks.reserve_one();  // may throw: do it before taking ownership
         m_ready.reserve_one();
         auto coro = t.release();
         detail::task_root& root = coro.promise().make_root(coro);
         root.m_refs = 2;  // the loop's reference and the handle's
         root.m_owner = this;
-        root.m_owner_index = static_cast<std::uint32_t>(m_tasks.size());
         root.m_debug = m_debug;
-        m_tasks.push_back(&root);
+        m_tasks.add(root);
         m_ready.push(detail::make_ready_item(&root, detail::ready_kind::start_task));
         return task_handle<T>(coro);
     }
@@ -129,7 +129,7 @@ public:
     [[nodiscard]] std::size_t pending_tasks() const noexcept { return m_tasks.size(); }
     /// Requests cancellation of every pending task; returns how many were asked.
     std::size_t cancel_all() noexcept {
-        std::vector<detail::task_root*> tasks = m_tasks;  // cancelling may finish some
+        std::vector<detail::task_root*> tasks = m_tasks.live();  // cancelling may finish some
         for (detail::task_root* root : tasks) {
             root->add_ref();
         }
@@ -260,7 +260,7 @@ private:
 
     detail::ready_queue m_ready;
     detail::timer_queue m_timers;
-    std::vector<detail::task_root*> m_tasks;  // pending created tasks (asyncio.all_tasks)
+    detail::task_registry m_tasks;  // pending created tasks (asyncio.all_tasks)
     detail::idle_wait m_idle;
     bool m_running = false;
     bool m_stopping = false;

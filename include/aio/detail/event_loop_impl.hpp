@@ -78,11 +78,7 @@ inline void event_loop::dispatch(std::uintptr_t item) {
 }
 
 inline void event_loop::release(detail::task_root& root) noexcept {
-    const std::uint32_t i = root.m_owner_index;
-    detail::task_root* moved = m_tasks.back();
-    m_tasks[i] = moved;
-    moved->m_owner_index = i;
-    m_tasks.pop_back();
+    m_tasks.remove(root);
     root.release();
 }
 
@@ -103,14 +99,17 @@ inline void event_loop::close_now() noexcept {
         drop_callback(m_ready.pop());
     }
     m_timers.clear([&](detail::timer_node& node) noexcept { drop_callback(node.m_target); });
-    std::vector<detail::task_root*> tasks;
-    tasks.swap(m_tasks);
+    std::vector<detail::task_root*> tasks = m_tasks.take_all();
     for (detail::task_root* root : tasks) {
-        root->m_owner = nullptr;
-        root->m_debug = m_debug;
+        if (root != nullptr) {
+            root->m_owner = nullptr;
+            root->m_debug = m_debug;
+        }
     }
     for (detail::task_root* root : tasks) {
-        root->release();
+        if (root != nullptr) {
+            root->release();
+        }
     }
 }
 

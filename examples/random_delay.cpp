@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+// random_delay: the asyncio demo from the Python note this project ports, line for line.
+//
+// N tasks each sleep for a random pause between --min-pause and --max-pause seconds; all of
+// them run concurrently on one thread, so the whole run takes about as long as the longest
+// pause, not the sum. Each step below quotes the Python line it ports (`# py:`), so the two
+// programs can be read side by side (README.md, "The demo, side by side").
+//
+//     random_delay [--task-count N] [--min-pause S] [--max-pause S] [--seed N] [--quiet]
+//                  [--debug]
+//
+// Exit status: 0 on success, 1 if the validation of the results fails, 2 on bad input (one
+// line on stderr: the program is meant to be scripted and tested).
+#include <aio/aio.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <limits>
+#include <new>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// ---- The Python module's globals ----------------------------------------------------------------
+// py: MIN_PAUSE = 1
+// py: MAX_PAUSE = 10
+// The script reads module-level constants and the `random` module's hidden generator (a
+// Mersenne Twister, like this one). main() sets these from the command line once, before the
+// loop starts; afterwards only the loop's single thread reads them, so nothing needs locking.
+double min_pause = 1.0;
+double max_pause = 10.0;
+bool quiet = false;  // --quiet: the logger is silenced
+std::mt19937_64 random_engine;
+
+// py: random.uniform(a, b). Shared by delay() and the validation, which replays the draws.
+double uniform(std::mt19937_64& engine, double a, double b) {
+    return std::uniform_real_distribution<double>(a, b)(engine);
+}
+
+// ---- The coroutines -----------------------------------------------------------------------------
+// py: async def delay(task_n: int) -> float:
+aio::task<double> delay(std::size_t task_n) {
+    // py: pause = random.uniform(MIN_PAUSE, MAX_PAUSE)
+    const double pause = uniform(random_engine, min_pause, max_pause);
+    // py: LOGGER.warning("Task %d - await a sleep for %.2f", task_n, pause)
+    // (Python's logging writes to stderr; so does this. No per-task string is kept.)
+    if (!quiet) {
+        fmt::print(stderr, "Task {} - await a sleep for {:.2f}\n", task_n, pause);
+    }
+    // py: await asyncio.sleep(pause)
+    // duration<double> keeps every bit of `pause`: the value slept is the value returned.
+    co_await aio::sleep(std::chrono::duration<double>(pause));
+    // py: LOGGER.warning("Task %d - done with sleep for %.2f", task_n, pause)
+    if (!quiet) {
+        fmt::print(stderr, "Task {} - done with sleep for {:.2f}\n", task_n, pause);
+    }
+    // py: return pause
+    co_return pause;
+}
+
+// py: async def main(task_count: int, async_loop: AbstractEventLoop) -> List[Task]:
+// The loop is taken by reference although coroutine parameters are best taken by value: the
+// loop outlives every task it runs, so this reference cannot dangle.
+aio::task<std::vector<aio::task_handle<double>>> async_main(std::size_t task_count,
+                                                            aio::event_loop& async_loop) {
+    // py: async_tasks = []
+    std::vector<aio::task_handle<double>> async_tasks;
+    async_tasks.reserve(task_count);  // one allocation instead of log2(N) regrowths
+    // py: for n in range(task_count):
+    for (std::size_t n = 0; n < task_count; ++n) {
+        // py: coro = delay(n)  -- a coroutine object: nothing runs yet
+        aio::task<double> coro = delay(n);
+        // py: async_task = async_loop.create_task(coro)  -- scheduled, starts next iteration
+        // py: async_tasks.append(async_task)
+        async_tasks.push_back(async_loop.create_task(std::move(coro)));
+    }
+    // py: await asyncio.gather(*async_tasks)
+    // The first suspension of async_main: only now do the created tasks start, in order.
+    co_await aio::gather(async_tasks);
+    // py: return async_tasks  -- each handle holds its task's result
+    co_return async_tasks;
+}
+
+// ---- Command line -------------------------------------------------------------------------------
+struct options {
+    std::uint64_t task_count = 5;
+    double min_pause = 1.0;
+    double max_pause = 10.0;
+    std::optional<std::uint64_t> seed;
+    bool quiet = false;
+    bool debug = false;
+};
+
+/// Bad input: reported as one line on stderr, exit status 2.
+class usage_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A generous upper bound of the memory one task costs here: its coroutine frame, its handle,
+// its slot in the gather and in the loop's task list and timer heap (README, "Performance").
+constexpr std::uint64_t bytes_per_task_estimate = 512;
+// A pause longer than a day is a typo, not a demo: refuse it rather than appear to hang.
+constexpr double longest_pause = 24 * 60 * 60;
+
+// A CLI11 check: the text must be a plain decimal integer that fits in 64 bits. CLI11's own
+// conversion (strtoull) would also take "-1" (as 2^64-1), "0x10" and "010" (octal 8).
+// Leading zeros are stripped so that CLI11's conversion reads the digits as decimal.
+std::string check_whole_number(std::string& text) {
+    const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (text.size() > 1 && text.front() == '-' &&
+        std::all_of(text.begin() + 1, text.end(), is_digit)) {
+        return "must not be negative (got " + text + ")";
+    }
+    if (text.empty() || !std::all_of(text.begin(), text.end(), is_digit)) {
+        return "'" + text + "' is not a whole number";
+    }
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+        return "'" + text + "' is too large";
+    }
+    text = std::to_string(value);
+    return {};
+}
+
+// A CLI11 check: a finite, non-negative, decimal number of seconds, at most a day.
+// std::from_chars, unlike strtod, refuses leading blanks and hexadecimal ("0x10").
+std::string check_pause(std::string& text) {
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc::result_out_of_range) {
+        return "'" + text + "' is out of range";
+    }
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+        return "'" + text + "' is not a number";
+    }
+    if (!std::isfinite(value)) {
+        return "'" + text + "' is not a finite number of seconds";
+    }
+    if (value < 0) {
+        return "must not be negative (got " + text + ")";
+    }
+    if (value > longest_pause) {
+        return fmt::format("must be at most {:.0f} seconds, one day (got {})", longest_pause, text);
+    }
+    return {};
+}
+
+std::uint64_t physical_memory_bytes() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) {
+        return std::numeric_limits<std::uint64_t>::max();  // unknown: do not guess
+    }
+    return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
+}
+
+/// The parsed options, or std::nullopt when --help was printed; throws usage_error.
+std::optional<options> parse_options(int argc, char** argv) {
+    options opt;
+    CLI::App app{"Runs N tasks that each sleep for a random pause, concurrently, on one thread\n"
+                 "(a port of a Python asyncio demo).",
+                 "random_delay"};
+    const CLI::Validator whole_number(check_whole_number, "", "whole number");
+    const CLI::Validator pause(check_pause, "", "pause");
+    app.add_option("--task-count", opt.task_count, "how many tasks to run concurrently")
+        ->type_name("N")
+        ->check(whole_number)
+        ->capture_default_str();
+    app.add_option("--min-pause", opt.min_pause, "shortest pause, in seconds")
+        ->type_name("S")
+        ->check(pause)
+        ->capture_default_str();
+    app.add_option("--max-pause", opt.max_pause, "longest pause, in seconds")
+        ->type_name("S")
+        ->check(pause)
+        ->capture_default_str();
+    app.add_option("--seed", opt.seed, "seed the generator: the same seed gives the same pauses")
+        ->type_name("N")
+        ->check(whole_number);
+    app.add_flag("--quiet", opt.quiet, "do not log a line per task");
+    app.add_flag("--debug", opt.debug, "run the event loop in debug mode");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        fmt::print("{}", app.help());
+        return std::nullopt;
+    } catch (const CLI::ParseError& e) {
+        // CLI11 would print the whole help and exit with its own codes: keep it to one line.
+        std::string message = e.what();
+        std::replace(message.begin(), message.end(), '\n', ' ');
+        throw usage_error(message + " (see --help)");
+    }
+
+    if (opt.task_count == 0) {
+        throw usage_error("--task-count: must be at least 1");
+    }
+    if (opt.min_pause > opt.max_pause) {
+        throw usage_error(fmt::format("--min-pause ({}) must not exceed --max-pause ({})",
+                                      opt.min_pause, opt.max_pause));
+    }
+    // Refuse what cannot fit before allocating anything: on Linux an oversized request is more
+    // likely to summon the OOM killer than to throw std::bad_alloc.
+    const std::uint64_t memory = physical_memory_bytes();
+    if (opt.task_count > memory / bytes_per_task_estimate ||
+        opt.task_count > std::numeric_limits<std::uint32_t>::max()) {
+        throw usage_error(fmt::format(
+            "--task-count: {} tasks need about {:.1f} GiB at {} bytes each, but this machine "
+            "has {:.1f} GiB of memory",
+            opt.task_count,
+            static_cast<double>(opt.task_count) * bytes_per_task_estimate / (1ull << 30),
+            bytes_per_task_estimate, static_cast<double>(memory) / (1ull << 30)));
+    }
+    return opt;
+}
+
+// ---- Validation ---------------------------------------------------------------------------------
+/// Checks every handle against the pauses replayed from `seed`, and the total against the
+/// longest pause. Prints what failed to stderr; returns false if anything did.
+bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t seed,
+              double elapsed_seconds) {
+    // The tasks drew their pauses in creation order (create_task starts tasks in the order
+    // they were created); replaying the generator gives the pause each task logged without
+    // storing it anywhere.
+    std::mt19937_64 replay(seed);
+    std::size_t failures = 0;
+    double longest = 0;
+    const auto fail = [&failures](const std::string& what) {
+        if (++failures <= 10) {
+            fmt::print(stderr, "random_delay: validation failed: {}\n", what);
+        }
+    };
+    for (std::size_t n = 0; n < tasks.size(); ++n) {
+        const double expected = uniform(replay, min_pause, max_pause);
+        const aio::task_handle<double>& task = tasks[n];
+        if (!task.valid() || !task.done()) {
+            fail(fmt::format("task {} has not finished", n));
+            continue;
+        }
+        double result = 0;
+        try {
+            result = task.result();
+        } catch (...) {
+            fail(fmt::format("task {} ended with an exception", n));
+            continue;
+        }
+        if (result != expected) {
+            fail(fmt::format("task {} returned {} but drew the pause {}", n, result, expected));
+        }
+        if (!(result >= min_pause && result <= max_pause)) {
+            fail(fmt::format("task {} returned {}, outside [{}, {}]", n, result, min_pause,
+                             max_pause));
+        }
+        longest = std::max(longest, result);
+    }
+    if (elapsed_seconds < longest) {
+        fail(fmt::format("the run took {} s, less than the longest pause, {} s", elapsed_seconds,
+                         longest));
+    }
+    if (failures > 10) {
+        fmt::print(stderr, "random_delay: ... and {} more failures\n", failures - 10);
+    }
+    if (failures > 0) {
+        fmt::print(stderr, "random_delay: to reproduce: --seed {}\n", seed);
+    }
+    return failures == 0;
+}
+
+int run_demo(const options& opt) {
+    min_pause = opt.min_pause;
+    max_pause = opt.max_pause;
+    quiet = opt.quiet;
+    const std::uint64_t seed = opt.seed ? *opt.seed : std::random_device{}();
+    random_engine.seed(seed);
+    const auto task_count = static_cast<std::size_t>(opt.task_count);
+
+    using clock = aio::event_loop::clock;
+    using seconds = std::chrono::duration<double>;
+
+    // py: loop = asyncio.get_event_loop()   (no process-global loop in aio: we make one)
+    aio::event_loop loop;
+    // py: loop.set_debug(enabled=True)      (here: only with --debug)
+    loop.set_debug(opt.debug);
+
+    // py: try:
+    // py:     tasks = loop.run_until_complete(main(TASK_COUNT, loop))
+    // py: finally:
+    // py:     loop.stop(); loop.close()
+    // The `finally` is the loop's destructor, which closes it on any exit; stop() is only for
+    // a loop that runs forever, so there is nothing to stop here.
+    const clock::time_point started = clock::now();
+    std::vector<aio::task_handle<double>> tasks =
+        loop.run_until_complete(async_main(task_count, loop));
+    const double elapsed = seconds(clock::now() - started).count();
+    loop.close();
+    fmt::print("{} async tasks finished in {:.2f} seconds.\n", task_count, elapsed);
+
+    const clock::time_point validating = clock::now();
+    if (!validate(tasks, seed, elapsed)) {
+        return 1;
+    }
+    const double validation = seconds(clock::now() - validating).count();
+    fmt::print("{} async tasks validated in {:.2f} seconds.\n", task_count, validation);
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const std::optional<options> opt = parse_options(argc, argv);
+        return opt ? run_demo(*opt) : 0;
+    } catch (const usage_error& e) {
+        fmt::print(stderr, "random_delay: {}\n", e.what());
+        return 2;
+    } catch (const std::bad_alloc&) {
+        fmt::print(stderr, "random_delay: out of memory: try a smaller --task-count\n");
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "random_delay: error: {}\n", e.what());
+        return 1;
+    }
+}
+
+// Expected output:
+// Task 0 - await a sleep for ...
+// Task 4 - await a sleep for ...
+// Task ... - done with sleep for ...
+// 5 async tasks finished in ... seconds.
+// 5 async tasks validated in ... seconds.
