@@ -16,7 +16,11 @@ inline void event_loop::run_once() {
     if (m_ready.empty() && !m_stopping) {
         // Idle: block until the earliest timer is due. With no timer at all only a stop()
         // from a callback could end run_forever(), so wait for a cross-thread notify.
-        m_idle.wait_until(m_timers.empty() ? time_point::max() : m_timers.next_deadline());
+        // A deadline that has already passed needs no wait (and no futex call).
+        const time_point deadline = m_timers.empty() ? time_point::max() : m_timers.next_deadline();
+        if (deadline > clock::now()) {
+            m_idle.wait_until(deadline);
+        }
     }
     if (!m_timers.empty()) {
         const time_point now = clock::now();

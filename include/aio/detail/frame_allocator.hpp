@@ -88,16 +88,34 @@ private:
     free_list m_free[classes];
 };
 
-// why a function: the cache is reached afresh on every allocation, never cached across a
-// suspension (a coroutine may resume on another thread in a program that moves tasks around).
-inline frame_cache& this_thread_frame_cache() {
-    thread_local frame_cache cache;
+// why a constinit pointer in front of the cache: reading a trivially-initialised thread_local
+// is a single TLS load, while touching a thread_local with a destructor costs an
+// initialisation-guard check on every access. The pointer is read afresh on every allocation,
+// never cached across a suspension. The owning object (created on a thread's first frame)
+// releases the cached blocks when the thread exits.
+inline constinit thread_local frame_cache* t_frame_cache = nullptr;
+
+struct frame_cache_owner {
+    frame_cache cache;
+    frame_cache_owner() noexcept { t_frame_cache = &cache; }
+    ~frame_cache_owner() { t_frame_cache = nullptr; }
+};
+
+inline frame_cache* this_thread_frame_cache() {
+    frame_cache* cache = t_frame_cache;
+    if (cache == nullptr) {
+        thread_local frame_cache_owner owner;
+        cache = t_frame_cache;  // null again only while the thread is exiting
+    }
     return cache;
 }
 
 inline void* allocate_frame(std::size_t size) {
     if constexpr (frame_cache_enabled) {
-        return this_thread_frame_cache().allocate(size);
+        if (frame_cache* cache = this_thread_frame_cache()) {
+            return cache->allocate(size);
+        }
+        return ::operator new(size);
     } else {
         return ::operator new(size);
     }
@@ -105,7 +123,11 @@ inline void* allocate_frame(std::size_t size) {
 
 inline void deallocate_frame(void* p, std::size_t size) noexcept {
     if constexpr (frame_cache_enabled) {
-        this_thread_frame_cache().deallocate(p, size);
+        if (frame_cache* cache = t_frame_cache) {  // no cache (thread exiting): plain delete
+            cache->deallocate(p, size);
+            return;
+        }
+        ::operator delete(p);
     } else {
         ::operator delete(p);
     }

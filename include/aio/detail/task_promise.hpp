@@ -93,7 +93,7 @@ public:
     /// Make this coroutine the root of its own chain (create_task, gather).
     task_root& make_root(std::coroutine_handle<> self) noexcept {
         m_root = &m_own;
-        m_own.m_coro = self;
+        m_own.init_root(self);
         return m_own;
     }
 

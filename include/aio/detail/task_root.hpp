@@ -130,19 +130,36 @@ public:
 
     // The fields below are managed by the promise and the owner; kept public-in-detail for
     // the small set of friends (promise, loop, gather) rather than a web of friend decls.
-    std::coroutine_handle<> m_coro;
-    root_owner* m_owner = nullptr;
-    completion_node* m_waiters = nullptr;
-    cancel_hook* m_hook = nullptr;
+    //
+    // Every coroutine uses the three result fields below (m_error, m_cancelled, m_retrieved).
+    // The rest only matters once the coroutine becomes a root, so it is left uninitialised
+    // until init_root(): an awaited helper coroutine — the hot path — pays for none of it.
     std::exception_ptr m_error;
-    std::uint32_t m_refs = 0;
-    std::uint32_t m_owner_index = 0;  // the owner's bookkeeping slot (loop's task list)
-    std::uint16_t m_cancel_requests = 0;
-    bool m_done = false;
     bool m_cancelled = false;
-    bool m_must_cancel = false;
     bool m_retrieved = false;
-    bool m_debug = false;             // report "destroyed but pending" (loop debug mode)
+    bool m_done;
+    bool m_must_cancel;
+    bool m_debug;  // report "destroyed but pending" (loop debug mode)
+    std::uint16_t m_cancel_requests;
+    std::uint32_t m_refs;
+    std::uint32_t m_owner_index;  // the owner's bookkeeping slot (loop's task list)
+    std::coroutine_handle<> m_coro;
+    root_owner* m_owner;
+    completion_node* m_waiters;
+    cancel_hook* m_hook;
+
+    void init_root(std::coroutine_handle<> coro) noexcept {
+        m_done = false;
+        m_must_cancel = false;
+        m_debug = false;
+        m_cancel_requests = 0;
+        m_refs = 0;
+        m_owner_index = 0;
+        m_coro = coro;
+        m_owner = nullptr;
+        m_waiters = nullptr;
+        m_hook = nullptr;
+    }
 
     /// Called by the final awaiter (or by the owner when a task is cancelled before it ever
     /// ran): notify waiters, then let the owner drop its reference. Returns the coroutine

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+// aio_micro_bench: the costs of aio's building blocks, one Google Benchmark each.
+//
+// Every benchmark runs its `for (auto _ : state)` loop *inside* one coroutine driven by one
+// run_until_complete, so creating the loop and the driver coroutine is outside the timed region
+// and each iteration is exactly the operation named:
+//
+//   BM_await_ready_task         co_await of a trivial task<int> that completes at once (frame
+//                               allocated and freed each time; the asyncio equivalent is
+//                               `await f()` of a coroutine that returns at once)
+//   BM_create_then_await_task   the same, but the task object is created first and escapes
+//                               (DoNotOptimize), so the frame cannot be elided
+//   BM_await_ready_chain/D      a chain of D nested trivial awaits (per-level cost: ns / D)
+//   BM_sleep0_yield             co_await sleep(0ms): a round trip through the ready queue
+//   BM_sleep0_yield_many/K      K tasks yielding in turn (loop overhead shared by K)
+//   BM_timer_tiny_sleep         co_await sleep(1ns): timer heap insert, idle wait, expiry
+//   BM_timer_heap/K             detail::timer_queue alone: K pushes (random deadlines) then K
+//                               pops; reported per timer (push + pop)
+//   BM_gather_tasks/N           co_await gather(vector of N trivial task<int>); ns/child counter
+//   BM_gather_args3             co_await gather(a(), b(), c()) of trivial tasks
+//   BM_create_task_await        h = loop.create_task(trivial()); co_await h
+//   BM_create_tasks_gather/N    N create_task + gather(handles): the macro workload minus timers
+//   BM_call_soon                loop.call_soon(callback) + its dispatch (the type-erased path)
+//
+// Counter per_op: CPU seconds per operation where an iteration holds several operations (per
+// child, per yield, per timer); Google Benchmark prints it with an SI prefix ("21.5n" = 21.5 ns).
+// On a shared machine read the CPU column (and per_op, which is CPU based), not Time.
+#include <aio/aio.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// A trivial coroutine that finishes at once. noinline-free on purpose: what a user writes.
+aio::task<int> trivial(int x) { co_return x + 1; }
+aio::task<void> trivial_void() { co_return; }
+
+// Runs `body(state)` inside one coroutine on a fresh loop.
+template <class Body>
+void drive(benchmark::State& state, Body body) {
+    aio::event_loop loop;
+    loop.run_until_complete(body(state));
+    loop.close();
+}
+
+// Adds the counter "per_op": CPU seconds per operation (Google Benchmark prints it with an SI
+// prefix, e.g. "21.5n" = 21.5 ns), for benchmarks whose iteration holds several operations.
+void set_per_op(benchmark::State& state, double ops_per_iteration) {
+    state.counters["per_op"] = benchmark::Counter(
+        static_cast<double>(state.iterations()) * ops_per_iteration,
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// ---- awaiting ---------------------------------------------------------------------------------
+
+aio::task<void> await_ready_task(benchmark::State& state) {
+    int sum = 0;
+    for (auto _ : state) {
+        int v = co_await trivial(sum);
+        benchmark::DoNotOptimize(v);
+        sum = v & 7;
+    }
+}
+void BM_await_ready_task(benchmark::State& state) { drive(state, await_ready_task); }
+BENCHMARK(BM_await_ready_task);
+
+aio::task<void> create_then_await_task(benchmark::State& state) {
+    for (auto _ : state) {
+        aio::task<void> t = trivial_void();
+        benchmark::DoNotOptimize(t);
+        co_await std::move(t);
+    }
+}
+void BM_create_then_await_task(benchmark::State& state) { drive(state, create_then_await_task); }
+BENCHMARK(BM_create_then_await_task);
+
+aio::task<int> chain(int depth) {
+    if (depth <= 1) {
+        co_return 1;
+    }
+    co_return 1 + co_await chain(depth - 1);
+}
+aio::task<void> await_ready_chain(benchmark::State& state) {
+    const int depth = static_cast<int>(state.range(0));
+    for (auto _ : state) {
+        int v = co_await chain(depth);
+        benchmark::DoNotOptimize(v);
+    }
+    set_per_op(state, depth);
+}
+void BM_await_ready_chain(benchmark::State& state) { drive(state, await_ready_chain); }
+BENCHMARK(BM_await_ready_chain)->Arg(10);
+
+// ---- the loop: yields and timers ------------------------------------------------------------
+
+aio::task<void> sleep0_yield(benchmark::State& state) {
+    for (auto _ : state) {
+        co_await aio::sleep(0ms);
+    }
+}
+void BM_sleep0_yield(benchmark::State& state) { drive(state, sleep0_yield); }
+BENCHMARK(BM_sleep0_yield);
+
+aio::task<void> yielder(std::int64_t rounds) {
+    for (std::int64_t i = 0; i < rounds; ++i) {
+        co_await aio::sleep(0ms);
+    }
+}
+aio::task<void> sleep0_yield_many(benchmark::State& state) {
+    const auto k = static_cast<std::size_t>(state.range(0));
+    constexpr std::int64_t rounds = 100;
+    for (auto _ : state) {
+        std::vector<aio::task<void>> tasks;
+        tasks.reserve(k);
+        for (std::size_t i = 0; i < k; ++i) {
+            tasks.push_back(yielder(rounds));
+        }
+        co_await aio::gather(std::move(tasks));
+    }
+    set_per_op(state, static_cast<double>(k * rounds));  // per yield, task setup amortised
+}
+void BM_sleep0_yield_many(benchmark::State& state) { drive(state, sleep0_yield_many); }
+BENCHMARK(BM_sleep0_yield_many)->Arg(100);
+
+aio::task<void> timer_tiny_sleep(benchmark::State& state) {
+    for (auto _ : state) {
+        co_await aio::sleep(1ns);
+    }
+}
+void BM_timer_tiny_sleep(benchmark::State& state) { drive(state, timer_tiny_sleep); }
+BENCHMARK(BM_timer_tiny_sleep);
+
+void BM_timer_heap(benchmark::State& state) {
+    const auto k = static_cast<std::size_t>(state.range(0));
+    std::vector<aio::detail::timer_node> nodes(k);
+    std::mt19937_64 gen(1);
+    std::uniform_int_distribution<std::int64_t> ns(100'000'000, 1'000'000'000);
+    const auto base = aio::detail::clock::now();
+    for (auto& node : nodes) {
+        node.m_deadline = base + std::chrono::nanoseconds(ns(gen));
+    }
+    aio::detail::timer_queue q;
+    const auto far = aio::detail::clock::time_point::max();
+    for (auto _ : state) {
+        for (auto& node : nodes) {
+            q.push(node);
+        }
+        while (aio::detail::timer_node* node = q.pop_expired(far)) {
+            benchmark::DoNotOptimize(node);
+        }
+    }
+    set_per_op(state, static_cast<double>(k));
+}
+BENCHMARK(BM_timer_heap)->Arg(1000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+
+// ---- gather and create_task -------------------------------------------------------------------
+
+aio::task<void> gather_tasks(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    for (auto _ : state) {
+        std::vector<aio::task<int>> tasks;
+        tasks.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            tasks.push_back(trivial(static_cast<int>(i)));
+        }
+        std::vector<int> results = co_await aio::gather(std::move(tasks));
+        benchmark::DoNotOptimize(results.data());
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+    set_per_op(state, static_cast<double>(n));
+}
+void BM_gather_tasks(benchmark::State& state) { drive(state, gather_tasks); }
+BENCHMARK(BM_gather_tasks)->Arg(10)->Arg(1000)->Arg(100'000);
+
+aio::task<void> gather_args3(benchmark::State& state) {
+    for (auto _ : state) {
+        auto [a, b, c] = co_await aio::gather(trivial(1), trivial(2), trivial(3));
+        benchmark::DoNotOptimize(a + b + c);
+    }
+    set_per_op(state, 3);
+}
+void BM_gather_args3(benchmark::State& state) { drive(state, gather_args3); }
+BENCHMARK(BM_gather_args3);
+
+aio::task<void> create_task_await(benchmark::State& state) {
+    aio::event_loop& loop = aio::get_running_loop();
+    for (auto _ : state) {
+        auto h = loop.create_task(trivial(1));
+        int v = co_await h;
+        benchmark::DoNotOptimize(v);
+    }
+}
+void BM_create_task_await(benchmark::State& state) { drive(state, create_task_await); }
+BENCHMARK(BM_create_task_await);
+
+aio::task<void> create_tasks_gather(benchmark::State& state) {
+    aio::event_loop& loop = aio::get_running_loop();
+    const auto n = static_cast<std::size_t>(state.range(0));
+    for (auto _ : state) {
+        std::vector<aio::task_handle<int>> handles;
+        handles.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            handles.push_back(loop.create_task(trivial(static_cast<int>(i))));
+        }
+        std::vector<int> results = co_await aio::gather(handles);
+        benchmark::DoNotOptimize(results.data());
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+    set_per_op(state, static_cast<double>(n));
+}
+void BM_create_tasks_gather(benchmark::State& state) { drive(state, create_tasks_gather); }
+BENCHMARK(BM_create_tasks_gather)->Arg(1000)->Arg(100'000);
+
+aio::task<void> call_soon(benchmark::State& state) {
+    aio::event_loop& loop = aio::get_running_loop();
+    std::int64_t calls = 0;
+    for (auto _ : state) {
+        loop.call_soon([&calls] { ++calls; });
+        co_await aio::sleep(0ms);  // the callback runs before we are resumed
+    }
+    benchmark::DoNotOptimize(calls);
+}
+void BM_call_soon(benchmark::State& state) { drive(state, call_soon); }
+BENCHMARK(BM_call_soon);
+
+} // namespace
+
+BENCHMARK_MAIN();
