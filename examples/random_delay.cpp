@@ -6,8 +6,13 @@
 // pause, not the sum. Each step below quotes the Python line it ports (`# py:`), so the two
 // programs can be read side by side (README.md, "The demo, side by side").
 //
-//     random_delay [--task-count N] [--min-pause S] [--max-pause S] [--seed N] [--quiet]
-//                  [--debug]
+// With --timeout S, the tasks still sleeping S seconds after they started are cancelled: each
+// logs "Task n - cancelled after S", and the summary counts the tasks done and cancelled. The
+// Python note has no timeout; the Python this part ports, the asyncio way to add one, is quoted
+// the same way.
+//
+//     random_delay [--task-count N] [--min-pause S] [--max-pause S] [--timeout S] [--seed N]
+//                  [--quiet] [--debug]
 //
 // Exit status: 0 on success, 1 if the validation of the results fails, 2 on bad input (one
 // line on stderr: the program is meant to be scripted and tested).
@@ -36,16 +41,20 @@
 #include <utility>
 #include <vector>
 
+using namespace std::chrono_literals;
+
 namespace {
 
 // ---- The Python module's globals ----------------------------------------------------------------
 // py: MIN_PAUSE = 1
 // py: MAX_PAUSE = 10
+// py: TIMEOUT: Optional[float] = None
 // The script reads module-level constants and the `random` module's hidden generator (a
 // Mersenne Twister, like this one). main() sets these from the command line once, before the
 // loop starts; afterwards only the loop's single thread reads them, so nothing needs locking.
 double min_pause = 1.0;
 double max_pause = 10.0;
+std::optional<double> timeout;  // --timeout: seconds; none (Python's None) = wait for all
 bool quiet = false;  // --quiet: the logger is silenced
 std::mt19937_64 random_engine;
 
@@ -64,9 +73,25 @@ aio::task<double> delay(std::size_t task_n) {
     if (!quiet) {
         fmt::print(stderr, "Task {} - await a sleep for {:.2f}\n", task_n, pause);
     }
-    // py: await asyncio.sleep(pause)
+    // py: try:
+    // py:     await asyncio.sleep(pause)
+    // py: except asyncio.CancelledError:
+    // py:     LOGGER.warning("Task %d - cancelled after %.2f", task_n, TIMEOUT)
+    // py:     raise
     // duration<double> keeps every bit of `pause`: the value slept is the value returned.
-    co_await aio::sleep(std::chrono::duration<double>(pause));
+    // Only async_main cancels a task, and only with --timeout, so TIMEOUT is set here.
+    // aio::cancelled_error is not a std::exception (errors.hpp): it is caught by its name.
+    // A handler may not co_await (C++ forbids it), but a log line needs none; `throw;` then
+    // lets the cancellation end the task, as `raise` does. Swallowing it would make the task
+    // return normally, as if it had slept its whole pause.
+    try {
+        co_await aio::sleep(std::chrono::duration<double>(pause));
+    } catch (const aio::cancelled_error&) {
+        if (!quiet) {
+            fmt::print(stderr, "Task {} - cancelled after {:.2f}\n", task_n, *timeout);
+        }
+        throw;
+    }
     // py: LOGGER.warning("Task %d - done with sleep for %.2f", task_n, pause)
     if (!quiet) {
         fmt::print(stderr, "Task {} - done with sleep for {:.2f}\n", task_n, pause);
@@ -91,10 +116,36 @@ aio::task<std::vector<aio::task_handle<double>>> async_main(std::size_t task_cou
         // py: async_tasks.append(async_task)
         async_tasks.push_back(async_loop.create_task(std::move(coro)));
     }
-    // py: await asyncio.gather(*async_tasks)
-    // The first suspension of async_main: only now do the created tasks start, in order.
-    co_await aio::gather(async_tasks);
-    // py: return async_tasks  -- each handle holds its task's result
+    // py: if TIMEOUT is None:
+    if (!timeout) {
+        // py: await asyncio.gather(*async_tasks)
+        // The first suspension of async_main: only now do the created tasks start, in order.
+        co_await aio::gather(async_tasks);
+    } else {
+        // py: await asyncio.sleep(0)  -- one loop iteration: every task starts its sleep
+        // The timeout then counts from the moment all tasks are sleeping, so no task whose
+        // pause is within TIMEOUT is cancelled. (Without this the clock would start before
+        // the tasks do, and the last of a million tasks would lose the time the loop spent
+        // starting the others.)
+        co_await aio::sleep(0s);
+        // py: done, pending = await asyncio.wait(async_tasks, timeout=TIMEOUT)
+        // Both are vectors of handles, in creation order. wait() cancels nothing by itself.
+        auto [done, pending] =
+            co_await aio::wait(async_tasks, std::chrono::duration<double>(*timeout));
+        // py: for async_task in pending:
+        // py:     async_task.cancel()
+        // A request: each sleep leaves the loop's timer queue now, and its task will get
+        // cancelled_error when the loop next resumes it.
+        for (aio::task_handle<double>& async_task : pending) {
+            async_task.cancel();
+        }
+        // py: await asyncio.gather(*pending, return_exceptions=True)
+        // Wait until the cancelled tasks have finished (logged and rethrown). With
+        // return_exceptions each one's cancelled_error is an aio::outcome in the result instead
+        // of being thrown here; async_main itself is not being cancelled, so nothing is.
+        co_await aio::gather(aio::return_exceptions, pending);
+    }
+    // py: return async_tasks  -- each handle holds its task's result (or its cancellation)
     co_return async_tasks;
 }
 
@@ -103,6 +154,7 @@ struct options {
     std::uint64_t task_count = 5;
     double min_pause = 1.0;
     double max_pause = 10.0;
+    std::optional<double> timeout;
     std::optional<std::uint64_t> seed;
     bool quiet = false;
     bool debug = false;
@@ -117,7 +169,8 @@ public:
 // A generous upper bound of the memory one task costs here: its coroutine frame, its handle,
 // its slot in the gather and in the loop's task list and timer heap (README, "Performance").
 constexpr std::uint64_t bytes_per_task_estimate = 512;
-// A pause longer than a day is a typo, not a demo: refuse it rather than appear to hang.
+// A pause (or timeout) longer than a day is a typo, not a demo: refuse it rather than appear
+// to hang.
 constexpr double longest_pause = 24 * 60 * 60;
 
 // A CLI11 check: the text must be a plain decimal integer that fits in 64 bits. CLI11's own
@@ -141,7 +194,8 @@ std::string check_whole_number(std::string& text) {
     return {};
 }
 
-// A CLI11 check: a finite, non-negative, decimal number of seconds, at most a day.
+// A CLI11 check for pauses and the timeout: a finite, non-negative, decimal number of seconds,
+// at most a day.
 // std::from_chars, unlike strtod, refuses leading blanks and hexadecimal ("0x10").
 std::string check_pause(std::string& text) {
     double value = 0;
@@ -193,6 +247,9 @@ std::optional<options> parse_options(int argc, char** argv) {
         ->type_name("S")
         ->check(pause)
         ->capture_default_str();
+    app.add_option("--timeout", opt.timeout, "cancel the tasks still sleeping after S seconds")
+        ->type_name("S")
+        ->check(pause);
     app.add_option("--seed", opt.seed, "seed the generator: the same seed gives the same pauses")
         ->type_name("N")
         ->check(whole_number);
@@ -235,7 +292,15 @@ std::optional<options> parse_options(int argc, char** argv) {
 
 // ---- Validation ---------------------------------------------------------------------------------
 /// Checks every handle against the pauses replayed from `seed`, and the total against the
-/// longest pause. Prints what failed to stderr; returns false if anything did.
+/// longest pause (and the timeout, if tasks were cancelled). Prints what failed to stderr;
+/// returns false if anything did.
+///
+/// With --timeout, a cancelled task's pause must be longer than the timeout: async_main starts
+/// the timeout once every task sleeps, so a pause <= TIMEOUT ends no later than the timeout
+/// fires, and the loop resumes that task before async_main sees what is pending. The converse
+/// has no fixed bound: a sleep that ends in the same loop iteration as the timeout, a little
+/// after it, still completes. So a done task's pause may exceed the timeout by as much as the
+/// loop was late; what holds is that it fits in the run, which the check of the total covers.
 bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t seed,
               double elapsed_seconds) {
     // The tasks drew their pauses in creation order (create_task starts tasks in the order
@@ -243,7 +308,8 @@ bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t 
     // storing it anywhere.
     std::mt19937_64 replay(seed);
     std::size_t failures = 0;
-    double longest = 0;
+    std::size_t cancelled = 0;
+    double longest = 0;  // the longest pause of a task that slept it through
     const auto fail = [&failures](const std::string& what) {
         if (++failures <= 10) {
             fmt::print(stderr, "random_delay: validation failed: {}\n", what);
@@ -254,6 +320,16 @@ bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t 
         const aio::task_handle<double>& task = tasks[n];
         if (!task.valid() || !task.done()) {
             fail(fmt::format("task {} has not finished", n));
+            continue;
+        }
+        if (task.cancelled()) {
+            ++cancelled;
+            if (!timeout) {
+                fail(fmt::format("task {} was cancelled without a --timeout", n));
+            } else if (!(expected > *timeout)) {
+                fail(fmt::format("task {} was cancelled, but its pause {} is within the timeout {}",
+                                 n, expected, *timeout));
+            }
             continue;
         }
         double result = 0;
@@ -276,6 +352,10 @@ bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t 
         fail(fmt::format("the run took {} s, less than the longest pause, {} s", elapsed_seconds,
                          longest));
     }
+    if (cancelled > 0 && timeout && elapsed_seconds < *timeout) {
+        fail(fmt::format("the run took {} s, less than the timeout ({} s), yet cancelled {} tasks",
+                         elapsed_seconds, *timeout, cancelled));
+    }
     if (failures > 10) {
         fmt::print(stderr, "random_delay: ... and {} more failures\n", failures - 10);
     }
@@ -288,6 +368,7 @@ bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t 
 int run_demo(const options& opt) {
     min_pause = opt.min_pause;
     max_pause = opt.max_pause;
+    timeout = opt.timeout;
     quiet = opt.quiet;
     const std::uint64_t seed = opt.seed ? *opt.seed : std::random_device{}();
     random_engine.seed(seed);
@@ -312,7 +393,14 @@ int run_demo(const options& opt) {
         loop.run_until_complete(async_main(task_count, loop));
     const double elapsed = seconds(clock::now() - started).count();
     loop.close();
-    fmt::print("{} async tasks finished in {:.2f} seconds.\n", task_count, elapsed);
+    if (!timeout) {
+        fmt::print("{} async tasks finished in {:.2f} seconds.\n", task_count, elapsed);
+    } else {
+        const auto cancelled = static_cast<std::size_t>(std::count_if(
+            tasks.begin(), tasks.end(), [](const auto& task) { return task.cancelled(); }));
+        fmt::print("{} async tasks finished in {:.2f} seconds ({} done, {} cancelled).\n",
+                   task_count, elapsed, task_count - cancelled, cancelled);
+    }
 
     const clock::time_point validating = clock::now();
     if (!validate(tasks, seed, elapsed)) {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// synopsis: the public API of aio's core headers, one section per header — every call is
+// synopsis: the public API of aio, one section per header — every call is
 // spelled out with its types, and its comment gives the signature's meaning. README.md's "API
 // synopsis" shows these sections; this file makes sure that all of them compile and run.
 #include <aio/aio.hpp>
 #include <fmt/core.h>
 
 #include <chrono>
+#include <cstddef>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -114,6 +115,150 @@ void run_and_errors_synopsis() {
     // aio::cancelled_error      thrown into a cancelled task: NOT a std::exception
 }
 
+// ---- Cancellation: <aio/task_handle.hpp> and <aio/errors.hpp> -----------------------------------
+aio::task<> flush() {  // cleanup that has to co_await
+    co_await aio::sleep(1ms);
+}
+
+aio::task<int> worker() {
+    std::exception_ptr cancelled;
+    try {
+        co_await aio::sleep(1h);               // cancel() interrupts this sleep at once
+    } catch (const aio::cancelled_error&) {    // not a std::exception: caught by its name
+        cancelled = std::current_exception();  // a handler cannot co_await: keep the error,
+    }
+    if (cancelled) {
+        co_await flush();                      // clean up outside the handler,
+        fmt::print("cancel: cleaned up\n");
+        std::rethrow_exception(cancelled);     // and let it end the task (Python's `raise`)
+    }
+    co_return 1;
+}
+
+aio::task<> cancel_synopsis() {
+    aio::task_handle<int> h = aio::create_task(worker());
+    co_await aio::sleep(0s);                 // one iteration: the worker starts, then sleeps
+    bool asked = h.cancel();                 // true: requested; false once the task is done
+    unsigned requests = h.cancelling();      // 1: requests so far (Task.cancelling)
+    bool cancelled = false;
+    try {
+        co_await h;                          // waits for its cleanup, then rethrows
+    } catch (const aio::cancelled_error&) {
+        cancelled = h.cancelled();           // true: it ended by cancellation
+    }
+    unsigned left = h.uncancel();            // 0: one request withdrawn (Task.uncancel)
+    fmt::print("cancel: {} {} {} {}\n", asked, requests, cancelled, left);
+}
+
+// ---- <aio/wait_for.hpp> -------------------------------------------------------------------------
+aio::task<int> slow() {
+    co_await aio::sleep(1h);
+    co_return 1;
+}
+
+aio::task<> wait_for_synopsis() {
+    try {
+        co_await aio::wait_for(slow(), 10ms);  // a task, a handle or a movable awaitable
+    } catch (const aio::timeout_error&) {      // slow() was cancelled and has finished
+        fmt::print("wait_for: timed out\n");
+    }
+    int value = co_await aio::wait_for(forty_two(), 1s);  // in time: its value
+    aio::event_loop::time_point deadline = aio::event_loop::clock::now() + 1s;
+    co_await aio::wait_until(aio::sleep(1ms), deadline);  // a deadline (asyncio.timeout_at)
+    fmt::print("wait_for: {}\n", value);
+}
+
+// ---- <aio/shield.hpp> ---------------------------------------------------------------------------
+aio::task<int> save() {  // must not be cut short
+    co_await aio::sleep(10ms);
+    co_return 7;
+}
+
+aio::task<int> impatient(aio::task_handle<int> saving) {
+    int value = co_await aio::shield(saving);  // shield(task) also works: it creates the task
+    co_return value;
+}
+
+aio::task<> shield_synopsis() {
+    aio::task_handle<int> saving = aio::create_task(save());
+    aio::task_handle<int> waiter = aio::create_task(impatient(saving));
+    co_await aio::sleep(0s);
+    waiter.cancel();                  // the waiter stops waiting at once (cancelled_error)...
+    int value = co_await saving;      // ...but the shielded save() runs on: 7
+    fmt::print("shield: {} {}\n", waiter.cancelled(), value);
+}
+
+// ---- <aio/wait.hpp> -----------------------------------------------------------------------------
+aio::task<int> after(std::chrono::milliseconds delay, int value) {
+    co_await aio::sleep(delay);
+    co_return value;
+}
+
+aio::task<> wait_synopsis() {
+    std::vector<aio::task_handle<int>> tasks;  // wait and as_completed take created tasks
+    tasks.push_back(aio::create_task(after(1h, 2)));
+    tasks.push_back(aio::create_task(after(10ms, 1)));
+    // {done, pending}, each in the order given. Also first_exception and all_completed (the
+    // default). Nothing is cancelled: the pending tasks keep running.
+    aio::wait_result<int> first = co_await aio::wait(tasks, aio::return_when::first_completed);
+    // With a timeout: returns when all are done, or after 20 ms with some still pending.
+    auto [done, pending] = co_await aio::wait(tasks, 20ms);
+    for (aio::task_handle<int>& t : pending) {
+        t.cancel();                            // given up on: cancelling is up to you
+    }
+    fmt::print("wait: {} {} {} {}\n", first.done.size(), first.pending.size(), done.size(),
+               pending.size());
+
+    std::vector<aio::task_handle<int>> racers;
+    racers.push_back(aio::create_task(after(60ms, 2)));
+    racers.push_back(aio::create_task(after(10ms, 1)));
+    aio::as_completed order(racers);           // asyncio.as_completed
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        aio::task_handle<int> next = co_await order.next();  // the next one to finish
+        fmt::print("as_completed: {}\n", next.result());
+    }
+}
+
+// ---- <aio/task_group.hpp> -----------------------------------------------------------------------
+aio::task<> task_group_synopsis() {
+    aio::task_group tg;                                         // async with TaskGroup() as tg:
+    aio::task_handle<int> a = tg.create_task(after(10ms, 1));  //     tg.create_task(...)
+    aio::task_handle<int> b = tg.create_task(forty_two());
+    co_await tg;                                                // end of the block: all done
+    fmt::print("task_group: {} {}\n", a.result(), b.result());
+
+    aio::task_group failing_group;
+    aio::task_handle<int> sleeper = failing_group.create_task(after(1h, 0));
+    failing_group.create_task(failing());  // throws: the group cancels the sleeper
+    try {
+        co_await failing_group;                 // once every child has finished:
+    } catch (const aio::task_group_error& e) {  // every failure (asyncio's ExceptionGroup)
+        fmt::print("task_group: {} {}\n", e.exceptions().size(), sleeper.cancelled());
+    }
+}
+
+// ---- <aio/gather.hpp> with aio::return_exceptions, and <aio/outcome.hpp> ------------------------
+aio::task<> outcome_synopsis() {
+    // asyncio.gather(..., return_exceptions=True): every child runs to its end, nothing is
+    // cancelled, and nothing thrown by a child reaches us: each gives an aio::outcome<T>.
+    std::tuple<aio::outcome<int>, aio::outcome<void>> results =
+        co_await aio::gather(aio::return_exceptions, forty_two(), failing());
+    aio::outcome<int>& ok = std::get<0>(results);
+    aio::outcome<void>& bad = std::get<1>(results);
+    bool has_value = ok.has_value();         // true; so is `if (ok)`
+    int value = *ok;                         // the value; value() too (rethrows if none)
+    std::exception_ptr error = bad.error();  // the runtime_error; nullptr for a value
+    bool cancelled = bad.cancelled();        // false: it failed, nobody cancelled it
+    // A range gives a std::vector<aio::outcome<T>>. Cancelling the task that awaits the
+    // gather still throws aio::cancelled_error there: it is never returned as an outcome.
+    std::vector<aio::task<int>> tasks;
+    tasks.push_back(forty_two());
+    std::vector<aio::outcome<int>> all =
+        co_await aio::gather(aio::return_exceptions, std::move(tasks));
+    fmt::print("outcome: {} {} {} {} {}\n", has_value, value, error != nullptr, cancelled,
+               all.size());
+}
+
 int main() {
     aio::run(task_synopsis());
     aio::run(task_handle_synopsis());
@@ -121,6 +266,12 @@ int main() {
     aio::run(sleep_synopsis());
     aio::run(gather_synopsis());
     run_and_errors_synopsis();
+    aio::run(cancel_synopsis());
+    aio::run(wait_for_synopsis());
+    aio::run(shield_synopsis());
+    aio::run(wait_synopsis());
+    aio::run(task_group_synopsis());
+    aio::run(outcome_synopsis());
 }
 
 // Expected output:
@@ -132,3 +283,14 @@ int main() {
 // gather: 42 2
 // run: 42 boom
 // errors: event_loop_error
+// cancel: cleaned up
+// cancel: true 1 true 0
+// wait_for: timed out
+// wait_for: 42
+// shield: true 7
+// wait: 1 1 1 1
+// as_completed: 1
+// as_completed: 2
+// task_group: 1 42
+// task_group: 1 true
+// outcome: true 42 true false 1

@@ -14,6 +14,15 @@
 #     and at most 0.1 s more;
 #   - with REPEAT, a second run with the same arguments (a fixed --seed) prints the same
 #     per-task lines in the same order.
+# With --timeout T among <args...>:
+#   - the first stdout line is "<n> async tasks finished in S seconds (D done, C cancelled).";
+#   - each task ends with either its done line or "Task i - cancelled after T" (T as given,
+#     printed with two decimals); D and C match those lines, and every cancelled line comes
+#     after every done line (the tasks are cancelled once the timeout has expired);
+#   - a cancelled task's pause is longer than T, a done task's is not (give or take 0.01 s of
+#     printing and wake-up; choose a --seed whose pauses keep away from T);
+#   - "finished in" is at least the longest done pause, at least T if a task was cancelled,
+#     and at most 0.1 s more than the larger of the two.
 # CMake has only integer arithmetic: a pause printed as "2.24" is compared as 224 hundredths.
 
 cmake_minimum_required(VERSION 3.21)  # script mode: use current policies
@@ -42,6 +51,20 @@ function(hundredths out text)
     set(${out} ${value} PARENT_SCOPE)
 endfunction()
 
+# --timeout T, if given: T in hundredths. The test gives it with two decimals, so that the
+# program's "{:.2f}" prints it exactly as given.
+set(timeout "")
+list(FIND args "--timeout" timeout_at)
+if(timeout_at GREATER -1)
+    math(EXPR timeout_at "${timeout_at} + 1")
+    list(GET args ${timeout_at} timeout_text)
+    if(NOT timeout_text MATCHES "^[0-9]+\\.[0-9][0-9]$")
+        message(FATAL_ERROR "random_delay_output.cmake: give --timeout with two decimals, "
+                            "e.g. 0.25 (got '${timeout_text}')")
+    endif()
+    hundredths(timeout "${timeout_text}")
+endif()
+
 execute_process(COMMAND "${PROGRAM}" ${args}
     RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 if(NOT status STREQUAL "0")
@@ -49,12 +72,27 @@ if(NOT status STREQUAL "0")
 endif()
 
 # --- stdout: the two summary lines. ---------------------------------------------------------------
-set(finished_re "^${TASKS} async tasks finished in ([0-9]+\\.[0-9][0-9]) seconds\\.\n")
+if(timeout STREQUAL "")
+    set(counts_re "")
+else()
+    set(counts_re " \\(([0-9]+) done, ([0-9]+) cancelled\\)")
+endif()
+set(finished_re "^${TASKS} async tasks finished in ([0-9]+\\.[0-9][0-9]) seconds${counts_re}\\.\n")
 set(validated_re "${TASKS} async tasks validated in [0-9]+\\.[0-9][0-9] seconds\\.\n$")
 if(NOT out MATCHES "${finished_re}${validated_re}")
     message(FATAL_ERROR "random_delay ${shown}: stdout is not the two summary lines:\n${out}")
 endif()
 hundredths(finished "${CMAKE_MATCH_1}")
+set(done_count "${TASKS}")
+set(cancelled_count 0)
+if(NOT timeout STREQUAL "")
+    set(done_count "${CMAKE_MATCH_2}")
+    set(cancelled_count "${CMAKE_MATCH_3}")
+    math(EXPR sum "${done_count} + ${cancelled_count}")
+    if(NOT sum EQUAL TASKS)
+        problem("${done_count} done and ${cancelled_count} cancelled do not add up to ${TASKS}")
+    endif()
+endif()
 
 # --- stderr: 2N per-task lines. -------------------------------------------------------------------
 string(REGEX REPLACE "\n$" "" err_lines "${err}")
@@ -76,8 +114,9 @@ else()
     endif()
     set(next_await 0)
     set(done_seen 0)
+    set(cancelled_seen 0)
     set(previous_done -1)
-    set(longest 0)
+    set(longest 0)       # the longest pause of a done task
     foreach(line IN LISTS lines)
         if(line MATCHES "^Task ([0-9]+) - await a sleep for ([0-9]+\\.[0-9][0-9])$")
             if(done_seen GREATER 0)
@@ -89,9 +128,6 @@ else()
             math(EXPR next_await "${next_await} + 1")
             hundredths(pause "${CMAKE_MATCH_2}")
             set(pause_of_${CMAKE_MATCH_1} ${pause})
-            if(pause GREATER longest)
-                set(longest ${pause})
-            endif()
         elseif(line MATCHES "^Task ([0-9]+) - done with sleep for ([0-9]+\\.[0-9][0-9])$")
             set(task ${CMAKE_MATCH_1})
             hundredths(pause "${CMAKE_MATCH_2}")
@@ -105,6 +141,18 @@ else()
                 problem("task ${task} is done twice")
             endif()
             set(done_${task} TRUE)
+            if(cancelled_seen GREATER 0)
+                problem("a done line after a cancelled line: '${line}'")
+            endif()
+            if(NOT timeout STREQUAL "")
+                math(EXPR latest "${timeout} + 1")
+                if(pause GREATER latest)
+                    problem("'${line}': done, yet its pause is longer than the timeout")
+                endif()
+            endif()
+            if(pause GREATER longest)
+                set(longest ${pause})
+            endif()
             # In order of pause. Allow one printed unit (0.01 s) of slack: each sleep starts
             # when its task first runs, a few microseconds after the previous task's, so two
             # pauses closer than that could swap (the test's seed keeps them further apart).
@@ -113,18 +161,42 @@ else()
                 problem("done lines not in order of pause: '${line}' after a longer pause")
             endif()
             set(previous_done ${pause})
+        elseif(NOT timeout STREQUAL "" AND
+               line MATCHES "^Task ([0-9]+) - cancelled after ([0-9]+\\.[0-9][0-9])$")
+            set(task ${CMAKE_MATCH_1})
+            math(EXPR cancelled_seen "${cancelled_seen} + 1")
+            if(NOT CMAKE_MATCH_2 STREQUAL timeout_text)
+                problem("'${line}' does not give the timeout, ${timeout_text}")
+            endif()
+            if(NOT DEFINED pause_of_${task})
+                problem("cancelled line for a task that never awaited: '${line}'")
+            elseif(pause_of_${task} LESS timeout)
+                problem("'${line}': cancelled, yet its pause (${pause_of_${task}}/100 s) is "
+                        "within the timeout")
+            endif()
+            if(DEFINED done_${task})
+                problem("task ${task} ends twice")
+            endif()
+            set(done_${task} TRUE)
         else()
             problem("unexpected line on stderr: '${line}'")
         endif()
     endforeach()
-    if(NOT next_await EQUAL TASKS OR NOT done_seen EQUAL TASKS)
-        problem("${next_await} await lines and ${done_seen} done lines for ${TASKS} tasks")
+    if(NOT next_await EQUAL TASKS OR NOT done_seen EQUAL done_count OR
+       NOT cancelled_seen EQUAL cancelled_count)
+        problem("${next_await} await lines, ${done_seen} done and ${cancelled_seen} cancelled "
+                "lines for ${TASKS} tasks (${done_count} done, ${cancelled_count} cancelled)")
     endif()
-    # The whole run lasts about as long as the longest pause: not shorter (a sleep never wakes
-    # early), and no more than 0.1 s longer (the loop does not waste time between wake-ups).
-    math(EXPR latest "${longest} + 10")
-    if(finished LESS longest OR finished GREATER latest)
-        problem("finished in ${finished}/100 s; the longest pause is ${longest}/100 s")
+    # The whole run lasts about as long as the longest pause slept through, or the timeout if
+    # it cancelled a task: not shorter (neither a sleep nor a timeout fires early), and no more
+    # than 0.1 s longer (the loop does not waste time between wake-ups).
+    set(shortest_run ${longest})
+    if(cancelled_count GREATER 0 AND timeout GREATER shortest_run)
+        set(shortest_run ${timeout})
+    endif()
+    math(EXPR latest "${shortest_run} + 10")
+    if(finished LESS shortest_run OR finished GREATER latest)
+        problem("finished in ${finished}/100 s; expected ${shortest_run}/100 s to 0.1 s more")
     endif()
 endif()
 

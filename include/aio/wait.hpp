@@ -126,6 +126,10 @@ public:
         if (m_parent_root != nullptr && m_parent_root->cancel_pending()) {
             return false;
         }
+        m_finished = 0;
+        for (const auto& t : m_tasks) {
+            m_finished += t.done() ? 1 : 0;
+        }
         m_watch.watch(m_tasks, *this);
         if (m_timeout) {
             m_timer.m_deadline = saturating_deadline(clock::now(), *m_timeout);
@@ -150,8 +154,15 @@ public:
         return result;
     }
 
-    std::coroutine_handle<> on_done(std::size_t) {
-        if (m_woken || !satisfied()) {
+    // why counters: re-scanning every task on each completion made waiting on n tasks O(n^2).
+    std::coroutine_handle<> on_done(std::size_t index) {
+        ++m_finished;
+        const task_root& root = m_tasks[index].root();
+        const bool failed = root.failed() && !root.cancelled();
+        const bool met = m_when == return_when::first_completed ||
+                         (m_when == return_when::first_exception && failed) ||
+                         m_finished == m_tasks.size();
+        if (m_woken || !met) {
             return nullptr;
         }
         m_woken = true;
@@ -204,6 +215,7 @@ private:
     event_loop* m_loop = nullptr;
     std::coroutine_handle<> m_parent;
     task_root* m_parent_root = nullptr;
+    std::size_t m_finished = 0;
     bool m_woken = false;
 };
 

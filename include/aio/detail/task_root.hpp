@@ -79,9 +79,11 @@ public:
         return true;
     }
     [[nodiscard]] unsigned cancelling() const noexcept { return m_cancel_requests; }
+    /// Withdraws one request; at zero a cancellation not yet delivered is withdrawn too
+    /// (Python 3.13 semantics), so a timeout that was handled does not resurface later.
     unsigned uncancel() noexcept {
-        if (m_cancel_requests > 0) {
-            --m_cancel_requests;
+        if (m_cancel_requests > 0 && --m_cancel_requests == 0) {
+            m_must_cancel = false;
         }
         return m_cancel_requests;
     }
@@ -140,7 +142,7 @@ public:
     bool m_done;
     bool m_must_cancel;
     bool m_debug;  // report "destroyed but pending" (loop debug mode)
-    std::uint16_t m_cancel_requests;
+    std::uint32_t m_cancel_requests;
     std::uint32_t m_refs;
     std::uint32_t m_owner_index;  // the owner's bookkeeping slot (loop's task list)
     std::coroutine_handle<> m_coro;
