@@ -86,9 +86,9 @@ public:
     /// Runs until stop() is called.
     void run_forever() {
         running_scope scope(*this);
-        while (!m_stopping) {
+        do {  // a stop() that came first still lets one iteration run, as in asyncio
             run_once();
-        }
+        } while (!m_stopping);
         m_stopping = false;
     }
 

@@ -19,6 +19,7 @@
 #include "task.hpp"
 #include "task_handle.hpp"
 
+#include <type_traits>
 #include <utility>
 
 namespace aio {
@@ -29,7 +30,10 @@ class [[nodiscard]] shielded {
 public:
     explicit shielded(task_handle<T> target) : m_target(std::move(target)) {}
     auto operator co_await() const& noexcept { return handle_awaiter<T, false, true>(m_target.promise_handle()); }
-    auto operator co_await() && noexcept { return handle_awaiter<T, true, true>(m_target.promise_handle()); }
+    // The result stays shared with every other handle: copied out, moved only if it cannot be.
+    auto operator co_await() && noexcept {
+        return handle_awaiter<T, !std::is_copy_constructible_v<T>, true>(m_target.promise_handle());
+    }
     [[nodiscard]] const task_handle<T>& handle() const noexcept { return m_target; }
 
 private:

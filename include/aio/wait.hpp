@@ -284,13 +284,17 @@ public:
         }
         // why: park until the next completion; a cancel of the waiter only stops waiting.
         template <class Promise>
-        void await_suspend(std::coroutine_handle<Promise> waiting) {
+        bool await_suspend(std::coroutine_handle<Promise> waiting) {
             m_loop = &get_running_loop();
             m_root = detail::root_of(waiting);
+            if (m_root != nullptr && m_root->cancel_pending()) {
+                return false;  // delivered by await_resume
+            }
             m_owner.m_waiting = waiting;
             if (m_root != nullptr) {
                 m_root->park(*this);
             }
+            return true;
         }
         task_handle<T> await_resume() {
             stop();

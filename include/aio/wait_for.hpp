@@ -92,6 +92,11 @@ public:
             disarm();
             return false;
         }
+        // The work's first step may have cancelled the parent while no hook was parked.
+        if (m_parent_root != nullptr && m_parent_root->take_pending_cancel()) {
+            m_outer_cancelled = true;
+            (void)child.request_cancel();
+        }
         if (m_parent_root != nullptr) {
             m_parent_root->park(*this);
         }

@@ -25,7 +25,15 @@ inline void event_loop::run_once() {
     if (!m_timers.empty()) {
         const time_point now = clock::now();
         while (detail::timer_node* node = m_timers.pop_expired(now)) {
-            m_ready.push(node->m_target);
+            // why a hook runs here rather than from the queue: its owner (a wait_for, a wait)
+            // may be destroyed before a queued item would run, and a queued item cannot be
+            // taken back; a hook only cancels or schedules, so running it now is safe.
+            if (detail::kind_of(node->m_target) == detail::ready_kind::hook) {
+                auto* hook = static_cast<detail::ready_hook*>(detail::pointer_of(node->m_target));
+                hook->m_fn(*hook);
+            } else {
+                m_ready.push(node->m_target);
+            }
         }
     }
     // Only what was ready when the iteration began: work scheduled now waits for the next one.

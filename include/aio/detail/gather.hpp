@@ -176,11 +176,14 @@ protected:
     }
 
     /// True when the parent must suspend (some child is still running).
-    bool end_start() noexcept {
+    bool end_start() {
         m_starting = false;
         if (m_remaining == 0) {
             return false;
         }
+        // A child's first step may have cancelled the parent; no hook was parked yet, so the
+        // request is pending: pass it on to the children now.
+        cancel_if_parent_cancelled();
         if (m_parent_root != nullptr) {
             m_parent_root->park(*this);
         }

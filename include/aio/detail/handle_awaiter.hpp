@@ -75,7 +75,7 @@ private:
 
     static std::coroutine_handle<> on_complete(completion_node& node, task_root&) noexcept {
         auto& self = static_cast<handle_awaiter&>(node);
-        self.m_linked = false;
+        self.m_linked = false;  // also called when the target is destroyed unfinished
         return self.m_waiting;
     }
 
@@ -85,9 +85,10 @@ private:
             // Stop waiting; the target keeps running. A pending target is a created task, so
             // its owner is the loop, which can queue our resumption.
             if (self.m_linked && self.target().m_owner != nullptr) {
-                self.target().remove_waiter(self);
+                task_root& target = self.target();
+                target.remove_waiter(self);
                 self.m_linked = false;
-                self.target().m_owner->schedule(self.m_waiting);
+                target.m_owner->schedule(self.m_waiting);
             }
             return false;  // the waiter's root delivers cancelled_error in await_resume
         } else {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <utility>
 
 namespace aio::detail {
 
@@ -69,9 +70,14 @@ public:
             return false;
         }
         ++m_cancel_requests;
-        if (m_hook != nullptr) {
+        // why the guard: two tasks awaiting each other (a deadlock) would otherwise cancel
+        // each other through their hooks forever; the inner request just stays pending.
+        if (m_hook != nullptr && !m_in_cancel) {
             cancel_hook* hook = m_hook;
-            if (hook->m_on_cancel(*hook)) {
+            m_in_cancel = true;
+            const bool handled = hook->m_on_cancel(*hook);
+            m_in_cancel = false;
+            if (handled) {
                 return true;
             }
         }
@@ -141,7 +147,8 @@ public:
     bool m_retrieved = false;
     bool m_done;
     bool m_must_cancel;
-    bool m_debug;  // report "destroyed but pending" (loop debug mode)
+    bool m_debug;      // report "destroyed but pending" (loop debug mode)
+    bool m_in_cancel;  // request_cancel is running this root's hook
     std::uint32_t m_cancel_requests;
     std::uint32_t m_refs;
     std::uint32_t m_owner_index;  // the owner's bookkeeping slot (loop's task list)
@@ -154,6 +161,7 @@ public:
         m_done = false;
         m_must_cancel = false;
         m_debug = false;
+        m_in_cancel = false;
         m_cancel_requests = 0;
         m_refs = 0;
         m_owner_index = 0;
@@ -226,6 +234,17 @@ inline void report_destroyed_root(const task_root& root) noexcept {
 }
 
 inline void task_root::destroy() noexcept {
+    if (!m_done) {
+        // Loop teardown: a waiter that holds no reference (a plain `co_await handle`) may still
+        // be linked — even in a cycle of tasks awaiting each other. Tell it we are gone, so it
+        // never unlinks from freed memory; its own frame is torn down by the same close().
+        // (Waiters that own a reference — gather, wait, task_group — cannot be here.)
+        for (completion_node* node = std::exchange(m_waiters, nullptr); node != nullptr;) {
+            completion_node* next = node->m_next;
+            (void)node->m_on_complete(*node, *this);
+            node = next;
+        }
+    }
     if (!m_done && m_debug) {
         report_destroyed_root(*this);
     } else if (m_done && m_error != nullptr && !m_retrieved && !m_cancelled) {

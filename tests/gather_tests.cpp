@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+// Tests for <aio/gather.hpp>: concurrency, result order and types, tasks and handles as
+// children, ranges, and the failure policy (first error rethrown once every child finished,
+// siblings cancelled — TaskGroup-like).
+#include "helpers/catch.hpp"
+#include "helpers/counted.hpp"
+
+#include <aio/gather.hpp>
+#include <aio/run.hpp>
+#include <aio/sleep.hpp>
+#include <aio/task.hpp>
+#include <aio/task_handle.hpp>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct test_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+aio::task<int> value_after(std::chrono::milliseconds delay, int value) {
+    co_await aio::sleep(delay);
+    co_return value;
+}
+
+aio::task<std::string> string_after(std::chrono::milliseconds delay, std::string value) {
+    co_await aio::sleep(delay);
+    co_return value;
+}
+
+aio::task<void> just_sleep(std::chrono::milliseconds delay) { co_await aio::sleep(delay); }
+
+// Deadlines, not delays: the completion order must not depend on how long starting took.
+aio::task<int> logged_value_at(steady::time_point deadline, int value, std::vector<int>& finished) {
+    co_await aio::sleep_until(deadline);
+    finished.push_back(value);
+    co_return value;
+}
+
+aio::task<steady::duration> ten_sleeps_of_50ms() {
+    std::vector<aio::task<void>> sleeps;
+    for (int i = 0; i < 10; ++i) {
+        sleeps.push_back(just_sleep(50ms));
+    }
+    const steady::time_point start = steady::now();
+    (void)co_await aio::gather(std::move(sleeps));
+    co_return steady::now() - start;
+}
+
+aio::task<std::tuple<int, int, int>> gather_reverse_finishers(std::vector<int>& finished) {
+    const steady::time_point base = steady::now();
+    auto results = co_await aio::gather(logged_value_at(base + 30ms, 1, finished),
+                                        logged_value_at(base + 20ms, 2, finished),
+                                        logged_value_at(base + 10ms, 3, finished));
+    co_return results;
+}
+
+aio::task<std::vector<int>> gather_reverse_finishers_range(std::vector<int>& finished) {
+    const steady::time_point base = steady::now();
+    std::vector<aio::task<int>> tasks;
+    for (int i = 1; i <= 5; ++i) {
+        tasks.push_back(logged_value_at(base + std::chrono::milliseconds(30 - 5 * i), i, finished));
+    }
+    std::vector<int> results = co_await aio::gather(std::move(tasks));
+    co_return results;
+}
+
+aio::task<std::tuple<int, std::monostate, std::string>> gather_with_void_child() {
+    auto results = co_await aio::gather(value_after(1ms, 1), just_sleep(2ms),
+                                        string_after(1ms, "three"));
+    static_assert(std::is_same_v<decltype(results), std::tuple<int, std::monostate, std::string>>);
+    co_return results;
+}
+
+aio::task<std::vector<std::monostate>> gather_void_range() {
+    std::vector<aio::task<void>> tasks;
+    tasks.push_back(just_sleep(1ms));
+    tasks.push_back(just_sleep(0ms));
+    std::vector<std::monostate> results = co_await aio::gather(std::move(tasks));
+    co_return results;
+}
+
+struct mixed_outcome {
+    std::tuple<int, int, std::string> results;
+    bool lvalue_handle_still_valid = false;
+    int lvalue_handle_result = 0;
+};
+
+aio::task<mixed_outcome> gather_tasks_and_handles() {
+    mixed_outcome outcome;
+    aio::task_handle<int> shared = aio::create_task(value_after(3ms, 2));
+    aio::task_handle<std::string> given = aio::create_task(string_after(1ms, "three"));
+    outcome.results = co_await aio::gather(value_after(2ms, 1), shared, std::move(given));
+    outcome.lvalue_handle_still_valid = shared.valid() && shared.done();
+    outcome.lvalue_handle_result = shared.result();
+    co_return outcome;
+}
+
+aio::task<int> twice(int i) {
+    if (i % 2 == 0) {
+        co_await aio::sleep(0ms);  // half the children suspend, half finish synchronously
+    }
+    co_return 2 * i;
+}
+
+aio::task<std::vector<int>> gather_many(int count) {
+    std::vector<aio::task<int>> tasks;
+    tasks.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+        tasks.push_back(twice(i));
+    }
+    std::vector<int> results = co_await aio::gather(std::move(tasks));
+    co_return results;
+}
+
+struct handles_outcome {
+    std::vector<int> results;
+    std::vector<int> handle_results;
+};
+
+aio::task<handles_outcome> gather_handle_vector(int count) {
+    handles_outcome outcome;
+    std::vector<aio::task_handle<int>> handles;
+    for (int i = 0; i < count; ++i) {
+        const std::chrono::milliseconds delay((count - i) % 4);
+        handles.push_back(aio::create_task(value_after(delay, i)));
+    }
+    outcome.results = co_await aio::gather(handles);
+    for (const aio::task_handle<int>& h : handles) {
+        outcome.handle_results.push_back(h.result());  // the gather shared them, took nothing
+    }
+    co_return outcome;
+}
+
+aio::task<std::unique_ptr<int>> unique_after(std::chrono::milliseconds delay, int value) {
+    co_await aio::sleep(delay);
+    co_return std::make_unique<int>(value);
+}
+
+aio::task<std::tuple<std::unique_ptr<int>, std::unique_ptr<int>>> gather_unique_pair() {
+    auto results = co_await aio::gather(unique_after(2ms, 1), unique_after(1ms, 2));
+    co_return results;
+}
+
+aio::task<std::vector<std::unique_ptr<int>>> gather_unique_range() {
+    std::vector<aio::task<std::unique_ptr<int>>> tasks;
+    for (int i = 0; i < 3; ++i) {
+        tasks.push_back(unique_after(std::chrono::milliseconds(3 - i), i));
+    }
+    std::vector<std::unique_ptr<int>> results = co_await aio::gather(std::move(tasks));
+    co_return results;
+}
+
+aio::task<int&> reference_to(int& target) {
+    co_await aio::sleep(0ms);
+    co_return target;
+}
+
+aio::task<std::pair<int*, int*>> gather_references(int& a, int& b) {
+    auto results = co_await aio::gather(reference_to(a), reference_to(b));
+    static_assert(std::is_same_v<decltype(results), std::tuple<int&, int&>>);
+    co_return std::pair<int*, int*>(&std::get<0>(results), &std::get<1>(results));
+}
+
+aio::task<counted> counted_after(std::chrono::milliseconds delay, int value) {
+    co_await aio::sleep(delay);
+    co_return counted(value);
+}
+
+aio::task<int> sum_counted_results() {
+    auto first = counted_after(1ms, 1);
+    auto second = counted_after(0ms, 2);
+    auto results = co_await aio::gather(std::move(first), std::move(second));
+    co_return std::get<0>(results).value + std::get<1>(results).value;
+}
+
+aio::task<int> sleep_noting(std::chrono::milliseconds delay, std::string name,
+                            std::vector<std::string>& log) {
+    try {
+        co_await aio::sleep(delay);
+    } catch (const aio::cancelled_error&) {
+        log.push_back(name + " cancelled");
+        throw;
+    }
+    log.push_back(name + " finished");
+    co_return 1;
+}
+
+aio::task<int> fail_after(std::chrono::milliseconds delay, std::string what,
+                          std::vector<std::string>& log) {
+    co_await aio::sleep(delay);
+    log.push_back(what + " thrown");
+    throw test_error(what);
+    co_return 0;
+}
+
+aio::task<void> gather_with_failure(std::vector<std::string>& log) {
+    try {
+        (void)co_await aio::gather(sleep_noting(10s, "slow", log), fail_after(10ms, "boom", log),
+                                   sleep_noting(0ms, "fast", log));
+        log.push_back("no exception");
+    } catch (const test_error& e) {
+        log.push_back(std::string("caught ") + e.what());
+    }
+}
+
+aio::task<void> gather_range_with_failure(std::vector<std::string>& log) {
+    std::vector<aio::task<int>> tasks;
+    tasks.push_back(sleep_noting(10s, "slow", log));
+    tasks.push_back(fail_after(10ms, "boom", log));
+    try {
+        (void)co_await aio::gather(std::move(tasks));
+        log.push_back("no exception");
+    } catch (const test_error& e) {
+        log.push_back(std::string("caught ") + e.what());
+    }
+}
+
+// Swallows its cancellation and fails anyway: a second error, later in completion order.
+aio::task<int> fail_even_if_cancelled(std::chrono::milliseconds delay, std::string what) {
+    try {
+        co_await aio::sleep(delay);
+    } catch (const aio::cancelled_error&) {
+    }
+    throw test_error(what);
+    co_return 0;
+}
+
+aio::task<std::string> first_error_in_completion_order() {
+    std::vector<std::string> log;
+    try {
+        (void)co_await aio::gather(fail_even_if_cancelled(10s, "later"),
+                                   fail_after(5ms, "earlier", log));
+    } catch (const test_error& e) {
+        co_return e.what();
+    }
+    co_return "no exception";
+}
+
+aio::task<void> gather_two_long_sleeps(std::vector<std::string>& log) {
+    (void)co_await aio::gather(sleep_noting(10s, "a", log), sleep_noting(10s, "b", log));
+    log.push_back("gather returned");
+}
+
+aio::task<bool> cancel_task_awaiting_gather(std::vector<std::string>& log) {
+    aio::task_handle<void> waiter = aio::create_task(gather_two_long_sleeps(log));
+    co_await aio::sleep(10ms);
+    waiter.cancel();
+    try {
+        co_await waiter;
+    } catch (const aio::cancelled_error&) {
+        co_return waiter.cancelled();
+    }
+    co_return false;
+}
+
+aio::task<bool> empty_gathers() {
+    std::tuple<> nothing = co_await aio::gather();
+    (void)nothing;
+    std::vector<aio::task<int>> none;
+    std::vector<int> results = co_await aio::gather(std::move(none));
+    co_return results.empty();
+}
+
+aio::task<void> log_start_then_yield(std::string name, std::vector<std::string>& log) {
+    log.push_back(name);
+    co_await aio::sleep(0ms);
+}
+
+aio::task<void> log_once(std::string name, std::vector<std::string>& log) {
+    log.push_back(name);
+    co_return;
+}
+
+aio::task<void> children_start_in_argument_order(std::vector<std::string>& log) {
+    aio::task_handle<void> other = aio::create_task(log_once("created task", log));
+    (void)co_await aio::gather(log_start_then_yield("a", log), log_start_then_yield("b", log),
+                               log_start_then_yield("c", log));
+    co_await other;
+}
+
+aio::task<int> immediately(int value) { co_return value; }
+
+aio::task<bool> gather_of_synchronous_children_does_not_suspend() {
+    bool other_ran = false;
+    std::vector<std::string> log;
+    aio::task_handle<void> other = aio::create_task(log_once("created task", log));
+    auto results = co_await aio::gather(immediately(1), immediately(2));
+    other_ran = !log.empty();
+    co_await other;
+    co_return !other_ran && std::get<0>(results) == 1 && std::get<1>(results) == 2;
+}
+
+aio::task<int> take_counted(counted c) { co_return c.value; }
+
+} // namespace
+
+TEST_CASE("gather runs its children concurrently", "[gather]") {
+    // Ten 50 ms sleeps take about 50 ms together, not 500 ms one after the other.
+    const steady::duration elapsed = aio::run(ten_sleeps_of_50ms());
+    CHECK(elapsed >= 50ms);
+    CHECK(elapsed < 500ms);
+}
+
+TEST_CASE("gather returns results in argument order, whatever the completion order", "[gather]") {
+    std::vector<int> finished;
+    SECTION("arguments") {
+        CHECK(aio::run(gather_reverse_finishers(finished)) == std::tuple<int, int, int>{1, 2, 3});
+        CHECK(finished == std::vector<int>{3, 2, 1});
+    }
+    SECTION("a range") {
+        CHECK(aio::run(gather_reverse_finishers_range(finished)) ==
+              std::vector<int>{1, 2, 3, 4, 5});
+        CHECK(finished == std::vector<int>{5, 4, 3, 2, 1});
+    }
+}
+
+TEST_CASE("a void child contributes std::monostate", "[gather]") {
+    const auto results = aio::run(gather_with_void_child());
+    CHECK(std::get<0>(results) == 1);
+    CHECK(std::get<2>(results) == "three");
+    CHECK(aio::run(gather_void_range()).size() == 2);
+}
+
+TEST_CASE("gather accepts tasks and task handles together", "[gather]") {
+    const mixed_outcome outcome = aio::run(gather_tasks_and_handles());
+    CHECK(outcome.results == std::tuple<int, int, std::string>{1, 2, "three"});
+    CHECK(outcome.lvalue_handle_still_valid);
+    CHECK(outcome.lvalue_handle_result == 2);
+}
+
+TEST_CASE("gather over a vector of 10,000 tasks", "[gather]") {
+    constexpr int count = 10'000;
+    const std::vector<int> results = aio::run(gather_many(count));
+    REQUIRE(results.size() == count);
+    int mismatches = 0;
+    for (int i = 0; i < count; ++i) {
+        mismatches += results[static_cast<std::size_t>(i)] == 2 * i ? 0 : 1;
+    }
+    CHECK(mismatches == 0);
+}
+
+TEST_CASE("gather over a vector of task handles leaves the handles usable", "[gather]") {
+    const handles_outcome outcome = aio::run(gather_handle_vector(20));
+    std::vector<int> expected;
+    for (int i = 0; i < 20; ++i) {
+        expected.push_back(i);
+    }
+    CHECK(outcome.results == expected);
+    CHECK(outcome.handle_results == expected);
+}
+
+TEST_CASE("gather works with move-only results", "[gather]") {
+    SECTION("arguments") {
+        auto [first, second] = aio::run(gather_unique_pair());
+        REQUIRE(first != nullptr);
+        REQUIRE(second != nullptr);
+        CHECK(*first == 1);
+        CHECK(*second == 2);
+    }
+    SECTION("a range") {
+        const std::vector<std::unique_ptr<int>> results = aio::run(gather_unique_range());
+        REQUIRE(results.size() == 3);
+        for (int i = 0; i < 3; ++i) {
+            REQUIRE(results[static_cast<std::size_t>(i)] != nullptr);
+            CHECK(*results[static_cast<std::size_t>(i)] == i);
+        }
+    }
+}
+
+TEST_CASE("a task<T&> child contributes a reference", "[gather]") {
+    int a = 1;
+    int b = 2;
+    const std::pair<int*, int*> addresses = aio::run(gather_references(a, b));
+    CHECK(addresses.first == &a);
+    CHECK(addresses.second == &b);
+}
+
+TEST_CASE("gather moves results out of its children without copying them", "[gather]") {
+    counted::reset_counts();
+    CHECK(aio::run(sum_counted_results()) == 3);
+    CHECK(counted::copy_constructions == 0);
+    CHECK(counted::alive() == 0);
+}
+
+TEST_CASE("gather rethrows the first exception once every child has finished, "
+          "after cancelling the siblings",
+          "[gather]") {
+    std::vector<std::string> log;
+    const steady::time_point start = steady::now();
+    SECTION("arguments") {
+        aio::run(gather_with_failure(log));
+        CHECK(log == std::vector<std::string>{"fast finished", "boom thrown", "slow cancelled",
+                                              "caught boom"});
+    }
+    SECTION("a range") {
+        aio::run(gather_range_with_failure(log));
+        CHECK(log == std::vector<std::string>{"boom thrown", "slow cancelled", "caught boom"});
+    }
+    // The 10 s sibling was cancelled, not waited for.
+    const steady::duration elapsed = steady::now() - start;
+    CHECK(elapsed >= 10ms);
+    CHECK(elapsed < 1s);
+}
+
+TEST_CASE("gather rethrows the first exception in completion order, not argument order",
+          "[gather]") {
+    CHECK(aio::run(first_error_in_completion_order()) == "earlier");
+}
+
+TEST_CASE("cancelling the task awaiting a gather cancels every child", "[gather]") {
+    std::vector<std::string> log;
+    const steady::time_point start = steady::now();
+    CHECK(aio::run(cancel_task_awaiting_gather(log)));
+    CHECK(log == std::vector<std::string>{"a cancelled", "b cancelled"});
+    CHECK(steady::now() - start < 1s);
+}
+
+TEST_CASE("an empty gather completes at once", "[gather]") {
+    CHECK(aio::run(empty_gathers()));
+}
+
+TEST_CASE("gather starts its children in argument order, before other ready tasks", "[gather]") {
+    std::vector<std::string> log;
+    aio::run(children_start_in_argument_order(log));
+    CHECK(log == std::vector<std::string>{"a", "b", "c", "created task"});
+}
+
+TEST_CASE("a gather whose children all finish synchronously does not suspend", "[gather]") {
+    CHECK(aio::run(gather_of_synchronous_children_does_not_suspend()));
+}
+
+TEST_CASE("a gather that is never awaited destroys its task children", "[gather]") {
+    counted::reset_counts();
+    {
+        auto g = aio::gather(take_counted(counted(1)), take_counted(counted(2)));
+        CHECK(counted::alive() == 2);
+    }
+    CHECK(counted::alive() == 0);
+}
