@@ -107,7 +107,9 @@ private:
 /// One randomized run. `base` is where time starts; `spread` how far ahead deadlines go.
 void differential_run(std::uint64_t seed, tp base, ticks_t spread) {
     std::mt19937_64 gen(seed);
-    const auto below = [&](ticks_t n) { return static_cast<ticks_t>(gen() % static_cast<std::uint64_t>(n)); };
+    const auto below = [&](ticks_t n) {
+        return static_cast<ticks_t>(gen() % static_cast<std::uint64_t>(n));
+    };
     constexpr std::size_t n = 1500;
     model ref(n);
     timer_queue q;

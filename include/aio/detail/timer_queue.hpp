@@ -210,8 +210,8 @@ private:
         const std::uint32_t level = b >> bits, i = b & (slots - 1);
         std::uint64_t& word = m_bits[level][i / 64];
         word = on ? word | std::uint64_t{1} << (i % 64) : word & ~(std::uint64_t{1} << (i % 64));
-        const std::uint64_t summary_bit = std::uint64_t{1} << (i / 64);
-        m_summary[level] = word != 0 ? m_summary[level] | summary_bit : m_summary[level] & ~summary_bit;
+        const std::uint64_t bit = std::uint64_t{1} << (i / 64);
+        m_summary[level] = word != 0 ? m_summary[level] | bit : m_summary[level] & ~bit;
     }
 
     // Where a deadline belongs relative to the cursor: the late heap if its slot has begun,
@@ -298,7 +298,7 @@ private:
             late_set(i, m_late[(i - 1) / 2]);
         }
         for (std::size_t c = 2 * i + 1; c < m_late.size(); i = c, c = 2 * i + 1) {
-            c += (c + 1 < m_late.size() && before(m_late[c + 1], m_late[c])) ? 1 : 0;
+            c += (c + 1 < m_late.size() && before(m_late[c + 1], m_late[c])) ? 1u : 0u;
             if (!before(m_late[c], e)) {
                 break;
             }
