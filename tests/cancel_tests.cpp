@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests for task_handle::cancel() and what it sets in motion (<aio/task_handle.hpp>,
 // <aio/errors.hpp>, event_loop::cancel_all/shutdown_tasks, run's shutdown): a cancelled sleep
-// leaves the timer heap, an unstarted task never runs, cancellation travels down the chain of
+// leaves the timer queue, an unstarted task never runs, cancellation travels down the chain of
 // awaits (an awaited task, a gather), a task may clean up — awaiting — and re-raise, or
 // swallow the cancellation (visible through cancelling()/uncancel()), and 100,000 tasks can be
 // cancelled at once.
