@@ -108,10 +108,8 @@ private:
 /// duration<double>). Non-positive: yield once. NaN: std::invalid_argument.
 template <class Rep, class Period>
 [[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> delay) {
-    const auto now = event_loop::clock::time_point{};
     // Converted (rounded up, saturated) now; the deadline is taken at co_await.
-    const auto ticks = detail::saturating_deadline(now, delay) - now;
-    return detail::sleep_awaiter(event_loop::time_point{}, ticks, true);
+    return detail::sleep_awaiter(event_loop::time_point{}, detail::to_clock_duration(delay), true);
 }
 
 /// Suspends the calling task until `deadline` (a steady_clock time point). A deadline in the

@@ -238,10 +238,9 @@ template <std::ranges::input_range Range, class Rep, class Period>
 [[nodiscard]] auto wait(Range&& tasks, std::chrono::duration<Rep, Period> timeout,
                         return_when when = return_when::all_completed) {
     using handle = std::ranges::range_value_t<Range>;
-    const auto zero = event_loop::time_point{};
     return detail::wait_awaitable<typename handle::value_type>(
         detail::handle_vector_t<Range>(std::ranges::begin(tasks), std::ranges::end(tasks)), when,
-        detail::saturating_deadline(zero, timeout) - zero);
+        detail::to_clock_duration(timeout));
 }
 
 /// Yields the given tasks in the order they finish (asyncio.as_completed): `co_await next()`

@@ -179,9 +179,8 @@ using wait_for_t = wait_for_awaitable<gather_child_t<A>>;
 template <class A, class Rep, class Period>
     requires detail::gatherable<A>
 [[nodiscard]] auto wait_for(A&& work, std::chrono::duration<Rep, Period> timeout) {
-    const auto now = event_loop::time_point{};
-    const auto ticks = detail::saturating_deadline(now, timeout) - now;
-    return detail::wait_for_t<A>(std::forward<A>(work), event_loop::time_point{}, ticks, true);
+    return detail::wait_for_t<A>(std::forward<A>(work), event_loop::time_point{},
+                                 detail::to_clock_duration(timeout), true);
 }
 
 /// Like wait_for, with an absolute steady_clock deadline (asyncio.timeout_at).
