@@ -28,6 +28,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <iterator>
 #include <ranges>
@@ -142,7 +143,15 @@ public:
         if constexpr (std::ranges::sized_range<Range>) {
             m_slots.reserve(std::ranges::size(range));  // the one allocation of bookkeeping
         }
+        std::size_t i = 0;
         for (auto&& element : range) {
+            if constexpr (std::ranges::random_access_range<Range> && std::ranges::sized_range<Range>) {
+                // copying a handle bumps the count in its frame: prefetch the frames ahead
+                if (i + prefetch_distance < std::ranges::size(range)) {
+                    prefetch_element(std::ranges::begin(range)[i + prefetch_distance]);
+                }
+                ++i;
+            }
             if constexpr (std::is_lvalue_reference_v<Range>) {
                 m_slots.emplace_back(Child(element));
             } else {
@@ -150,6 +159,8 @@ public:
             }
         }
     }
+    // Each pass over the children below touches every child's frame once; with more children
+    // than fit in cache each touch is a miss, so the frames are prefetched a few slots ahead.
     ~gather_range_awaitable() {
         for (slot& s : m_slots) {
             if (s.node.m_core != nullptr && !s.child.root().done()) {
@@ -167,8 +178,9 @@ public:
         for (slot& s : m_slots) {
             s.child.prepare();
         }
-        for (slot& s : m_slots) {
-            watch(s.node, s.child.root());
+        for (std::size_t i = 0; i < m_slots.size(); ++i) {
+            prefetch_child(i + prefetch_distance);
+            watch(m_slots[i].node, m_slots[i].child.root());
         }
         cancel_if_parent_cancelled();
         for (slot& s : m_slots) {
@@ -181,8 +193,10 @@ public:
         rethrow_if_failed();
         result_type results;
         results.reserve(m_slots.size());
-        for (slot& s : m_slots) {
-            results.push_back(take_result<Policy>(s.child));
+        for (std::size_t i = 0; i < m_slots.size(); ++i) {
+            prefetch_child(i + prefetch_distance);
+            results.push_back(take_result<Policy>(m_slots[i].child));
+            m_slots[i].child.drop();  // while its frame is in cache, not in our destructor
         }
         return results;
     }
@@ -193,6 +207,19 @@ private:
         gather_node node;
         Child child;
     };
+
+    template <class T>
+    static void prefetch_element(const task_handle<T>& h) noexcept {
+        prefetch_for_write(reinterpret_cast<std::uintptr_t>(h.promise_handle().address()), 64);
+    }
+    template <class Other>
+    static void prefetch_element(const Other&) noexcept {}  // moving a task touches no frame
+
+    void prefetch_child(std::size_t i) const noexcept {
+        if (i < m_slots.size()) {
+            prefetch_for_write(m_slots[i].child.frame_address(), 128);
+        }
+    }
 
     static void cancel_all(gather_core& core) {
         for (slot& s : static_cast<gather_range_awaitable&>(core).m_slots) {

@@ -27,14 +27,13 @@ namespace detail {
 class [[nodiscard]] sleep_awaiter : private cancel_hook {
 public:
     /// A deadline (sleep_until), or a delay measured from the moment of co_await (sleep).
-    sleep_awaiter(clock::time_point deadline, clock::duration delay, bool relative) noexcept
-        : m_delay(delay), m_relative(relative) {
-        m_node.m_deadline = deadline;
-        m_on_cancel = &on_cancel;
+    static sleep_awaiter at(clock::time_point deadline) noexcept { return {deadline, absolute}; }
+    static sleep_awaiter after(clock::duration delay) noexcept {
+        return {clock::time_point(delay), relative};
     }
     /// Movable until awaited (so it can be handed to gather or wait_for), never while linked.
     sleep_awaiter(sleep_awaiter&& other) noexcept
-        : sleep_awaiter(other.m_node.m_deadline, other.m_delay, other.m_relative) {}
+        : sleep_awaiter(other.m_node.m_deadline, other.m_node.m_target) {}
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
         if (m_node.linked()) {
@@ -58,9 +57,10 @@ public:
             return false;  // a cancellation arrived while running: deliver it here
         }
         m_loop = &loop;
-        if (m_relative) {
-            m_node.m_deadline = m_delay > clock::duration::zero()
-                                    ? saturating_deadline(clock::now(), m_delay)
+        if (m_node.m_target == relative) {
+            const clock::duration delay = m_node.m_deadline.time_since_epoch();
+            m_node.m_deadline = delay > clock::duration::zero()
+                                    ? saturating_deadline(clock::now(), delay)
                                     : clock::time_point::min();
         }
         if (m_node.m_deadline == clock::time_point::min()) {
@@ -85,6 +85,18 @@ public:
     }
 
 private:
+    // Until awaited, the node's target (which only matters once the timer is linked) says
+    // what its deadline field holds: a deadline, or a delay still to be added to "now".
+    // Keeping both in the node instead of beside it saves 16 bytes in every sleeping frame.
+    static constexpr std::uintptr_t absolute = 0;
+    static constexpr std::uintptr_t relative = 1;
+
+    sleep_awaiter(clock::time_point deadline_or_delay, std::uintptr_t kind) noexcept {
+        m_node.m_deadline = deadline_or_delay;
+        m_node.m_target = kind;
+        m_on_cancel = &on_cancel;
+    }
+
     static bool on_cancel(cancel_hook& hook) {
         auto& self = static_cast<sleep_awaiter&>(hook);
         if (self.m_node.linked()) {
@@ -96,10 +108,8 @@ private:
     }
 
     timer_node m_node;
-    clock::duration m_delay;
     event_loop* m_loop = nullptr;
     task_root* m_root = nullptr;
-    bool m_relative;
 };
 
 } // namespace detail
@@ -109,14 +119,14 @@ private:
 template <class Rep, class Period>
 [[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> delay) {
     // Converted (rounded up, saturated) now; the deadline is taken at co_await.
-    return detail::sleep_awaiter(event_loop::time_point{}, detail::to_clock_duration(delay), true);
+    return detail::sleep_awaiter::after(detail::to_clock_duration(delay));
 }
 
 /// Suspends the calling task until `deadline` (a steady_clock time point). A deadline in the
 /// past yields once.
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(event_loop::time_point deadline) {
     const auto d = deadline <= event_loop::clock::now() ? event_loop::time_point::min() : deadline;
-    return detail::sleep_awaiter(d, {}, false);
+    return detail::sleep_awaiter::at(d);
 }
 
 } // namespace aio

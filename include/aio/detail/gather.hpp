@@ -17,10 +17,12 @@
 #include "../task.hpp"
 #include "../task_handle.hpp"
 #include "awaitable_traits.hpp"
+#include "prefetch.hpp"
 #include "task_root.hpp"
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <type_traits>
 #include <utility>
@@ -69,6 +71,12 @@ public:
             return T(std::move(h.promise()).result());
         }
     }
+    /// Where the child's frame is, without touching it (for prefetching).
+    [[nodiscard]] std::uintptr_t frame_address() const noexcept {
+        return reinterpret_cast<std::uintptr_t>(m_task.handle().address());
+    }
+    /// Frees the frame once the result was taken (while the frame is still in cache).
+    void drop() noexcept { m_task = task<T>(); }
 
 private:
     task<T> m_task;
@@ -95,6 +103,11 @@ public:
             return T(std::move(m_handle.promise()).result());
         }
     }
+    [[nodiscard]] std::uintptr_t frame_address() const noexcept {
+        return reinterpret_cast<std::uintptr_t>(m_handle.promise_handle().address());
+    }
+    /// Drops the gather's reference once the result was taken.
+    void drop() noexcept { m_handle = task_handle<T>(); }
 
 private:
     task_handle<T> m_handle;
@@ -216,7 +229,9 @@ protected:
 
 private:
     static std::coroutine_handle<> on_child_complete(completion_node& node, task_root& child) {
-        gather_core& core = *static_cast<gather_node&>(node).m_core;
+        // m_core doubles as "still linked": cleared, the gather's destructor need not look at
+        // the child (a cache miss per child, a million of them in a big gather).
+        gather_core& core = *std::exchange(static_cast<gather_node&>(node).m_core, nullptr);
         child.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
         if (child.failed() && core.m_first_error == nullptr) {
             core.m_first_error = &child;

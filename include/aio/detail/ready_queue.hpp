@@ -54,6 +54,11 @@ public:
         ++m_size;
     }
 
+    /// The item `k` places behind the front (k < size()).
+    [[nodiscard]] std::uintptr_t peek(std::size_t k) const noexcept {
+        return m_items[(m_head + k) & (m_capacity - 1)];
+    }
+
     std::uintptr_t pop() noexcept {
         const std::uintptr_t item = m_items[m_head];
         m_head = (m_head + 1) & (m_capacity - 1);

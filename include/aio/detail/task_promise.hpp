@@ -31,13 +31,6 @@ class task;
 
 namespace aio::detail {
 
-enum class await_state : std::uint8_t {
-    idle,             // not started by an awaiting parent
-    running,          // the parent's await_suspend is running the child right now
-    parent_suspended, // the child suspended; the parent is parked until the child finishes
-    finished_inline,  // the child finished inside the parent's await_suspend
-};
-
 class promise_base {
 public:
     static void* operator new(std::size_t size) { return allocate_frame(size); }
@@ -53,16 +46,16 @@ public:
         // parent; a root tells its waiters and owner (task_root::finish).
         template <class Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
-            promise_base& p = self.promise();
-            if (p.m_continuation) {
-                if (p.m_state == await_state::parent_suspended) {
-                    return p.m_continuation;
+            task_root& r = self.promise().m_own;
+            if (!r.m_is_root) {
+                if (r.m_state == await_state::parent_suspended) {
+                    return std::coroutine_handle<>::from_address(r.m_continuation);
                 }
-                p.m_state = await_state::finished_inline;
+                r.m_state = await_state::finished_inline;
                 return std::noop_coroutine();
             }
-            // finish() may destroy this frame: touch nothing of `p` afterwards.
-            std::coroutine_handle<> next = p.m_own.finish();
+            // finish() may destroy this frame: touch nothing of it afterwards.
+            std::coroutine_handle<> next = r.finish();
             return next ? next : std::noop_coroutine();
         }
         void await_resume() const noexcept {}
@@ -81,7 +74,9 @@ public:
 
     /// The root this coroutine runs under: its own for a created task or gather child, the
     /// parent's for an awaited coroutine, nullptr when awaited from a foreign coroutine type.
-    [[nodiscard]] task_root* root() const noexcept { return m_root; }
+    [[nodiscard]] task_root* root() noexcept {
+        return m_own.m_is_root ? &m_own : m_own.m_parent_root;
+    }
 
     void rethrow_if_failed() {
         if (m_own.m_error) {
@@ -92,16 +87,13 @@ public:
 
     /// Make this coroutine the root of its own chain (create_task, gather).
     task_root& make_root(std::coroutine_handle<> self) noexcept {
-        m_root = &m_own;
         m_own.init_root(self);
         return m_own;
     }
 
-    std::coroutine_handle<> m_continuation;
-    task_root* m_root = nullptr;
-    task_root m_own;  // used as a root only by created tasks and gather children; its error
-                      // slot holds every task's exception
-    await_state m_state = await_state::idle;
+    // A root for created tasks and gather children; for an awaited coroutine it holds the
+    // continuation, the parent's root and the exception (see task_root's layout).
+    task_root m_own;
 };
 
 /// Storage for a value that is constructed by co_return, if the coroutine gets that far.
@@ -112,7 +104,7 @@ public:
     task_promise(const task_promise&) = delete;
     task_promise& operator=(const task_promise&) = delete;
     ~task_promise() {
-        if (m_has_value) {
+        if (m_own.m_has_value) {
             m_value.~T();
         }
     }
@@ -123,7 +115,7 @@ public:
         requires std::is_convertible_v<U&&, T>
     void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
         ::new (static_cast<void*>(std::addressof(m_value))) T(std::forward<U>(value));
-        m_has_value = true;
+        m_own.m_has_value = true;
     }
 
     T& result() & {
@@ -137,9 +129,8 @@ public:
 
 private:
     union {
-        T m_value;
+        T m_value;  // constructed iff m_own.m_has_value
     };
-    bool m_has_value = false;
 };
 
 template <class T>
@@ -179,14 +170,15 @@ task_root* root_of(std::coroutine_handle<Promise> h) noexcept {
 template <class ParentPromise>
 bool start_child(std::coroutine_handle<> child, promise_base& child_promise,
                  std::coroutine_handle<ParentPromise> parent) {
-    child_promise.m_continuation = parent;
-    child_promise.m_root = root_of(parent);
-    child_promise.m_state = await_state::running;
+    task_root& c = child_promise.m_own;
+    c.m_continuation = parent.address();
+    c.m_parent_root = root_of(parent);
+    c.m_state = await_state::running;
     child.resume();
-    if (child_promise.m_state == await_state::finished_inline) {
+    if (c.m_state == await_state::finished_inline) {
         return false;
     }
-    child_promise.m_state = await_state::parent_suspended;
+    c.m_state = await_state::parent_suspended;
     return true;
 }
 

@@ -21,11 +21,20 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <limits>
 #include <utility>
 
 namespace aio::detail {
 
 class task_root;
+
+/// How an awaited coroutine stands with the parent that started it (see task_promise.hpp).
+enum class await_state : std::uint8_t {
+    idle,             // not started by an awaiting parent
+    running,          // the parent's await_suspend is running the child right now
+    parent_suspended, // the child suspended; the parent is parked until the child finishes
+    finished_inline,  // the child finished inside the parent's await_suspend
+};
 
 /// Someone waiting for a root to finish: a coroutine awaiting a task handle, or a gather.
 /// Intrusive: the node lives in the waiter's own frame, so waiting allocates nothing.
@@ -69,7 +78,9 @@ public:
         if (m_done) {
             return false;
         }
-        ++m_cancel_requests;
+        if (m_cancel_requests != std::numeric_limits<std::uint16_t>::max()) {
+            ++m_cancel_requests;
+        }
         // why the guard: two tasks awaiting each other (a deadlock) would otherwise cancel
         // each other through their hooks forever; the inner request just stays pending.
         if (m_hook != nullptr && !m_in_cancel) {
@@ -139,25 +150,45 @@ public:
     // The fields below are managed by the promise and the owner; kept public-in-detail for
     // the small set of friends (promise, loop, gather) rather than a web of friend decls.
     //
-    // Every coroutine uses the three result fields below (m_error, m_cancelled, m_retrieved).
-    // The rest only matters once the coroutine becomes a root, so it is left uninitialised
-    // until init_root(): an awaited helper coroutine — the hot path — pays for none of it.
+    // Layout (56 bytes; every coroutine frame carries one, so each byte counts a million times
+    // in a program with a million tasks): a coroutine is either a root or merely awaited for
+    // its whole life, and the two kinds need different pointers, so they share storage:
+    //             root (created task, gather child)     awaited coroutine
+    //   slot 1    m_waiters                             m_continuation (the parent's frame)
+    //   slot 2    m_hook                                m_parent_root (the parent's root)
+    // Every coroutine uses m_error, m_cancelled, m_retrieved and the promise's two fields
+    // (m_state, m_has_value). The rest only matters once the coroutine becomes a root, so it
+    // is left uninitialised until init_root(): an awaited helper coroutine pays for none of it.
+    task_root() noexcept : m_continuation(nullptr), m_parent_root(nullptr) {}
+    task_root(const task_root&) = delete;
+    task_root& operator=(const task_root&) = delete;
+
     std::exception_ptr m_error;
-    bool m_cancelled = false;
-    bool m_retrieved = false;
-    bool m_done;
-    bool m_must_cancel;
-    bool m_debug;      // report "destroyed but pending" (loop debug mode)
-    bool m_in_cancel;  // request_cancel is running this root's hook
-    std::uint32_t m_cancel_requests;
-    std::uint32_t m_refs;
-    std::uint32_t m_owner_index;  // the owner's bookkeeping slot (loop's task list)
+    union {
+        completion_node* m_waiters;
+        void* m_continuation;
+    };
+    union {
+        cancel_hook* m_hook;
+        task_root* m_parent_root;
+    };
     std::coroutine_handle<> m_coro;
     root_owner* m_owner;
-    completion_node* m_waiters;
-    cancel_hook* m_hook;
+    std::uint32_t m_refs;
+    std::uint32_t m_owner_index;     // the owner's bookkeeping slot (loop's task list)
+    std::uint16_t m_cancel_requests; // saturates (a count of cancel() calls, see cancelling())
+    await_state m_state = await_state::idle;  // the promise's (task_promise.hpp)
+    bool m_cancelled = false;
+    bool m_done;
+    bool m_must_cancel;
+    bool m_retrieved : 1 = false;
+    bool m_is_root : 1 = false;
+    bool m_has_value : 1 = false;  // the promise's: a co_return value was constructed
+    bool m_debug : 1;              // report "destroyed but pending" (loop debug mode)
+    bool m_in_cancel : 1;          // request_cancel is running this root's hook
 
     void init_root(std::coroutine_handle<> coro) noexcept {
+        m_is_root = true;
         m_done = false;
         m_must_cancel = false;
         m_debug = false;

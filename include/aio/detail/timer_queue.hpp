@@ -30,6 +30,8 @@
 #ifndef AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 
+#include "prefetch.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -150,6 +152,9 @@ public:
             return nullptr;
         }
         timer_node* node = run_first ? m_run[m_run_head].node : m_late.front().node;
+        if (m_run_head + prefetch_distance < m_run.size()) {  // a removed entry is null: harmless
+            prefetch_for_write(reinterpret_cast<std::uintptr_t>(m_run[m_run_head + prefetch_distance].node), 64);
+        }
         remove(*node);
         return node;
     }
