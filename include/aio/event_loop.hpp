@@ -117,9 +117,9 @@ public:
         m_tasks.reserve_one();  // may throw: do it before taking ownership
         m_ready.reserve_one();
         auto coro = t.release();
-        detail::task_root& root = coro.promise().make_root(coro);
+        detail::task_root& root = coro.promise().make_root(this);
         root.m_refs = 2;  // the loop's reference and the handle's
-        root.m_owner = this;
+        root.m_registered = true;
         root.m_debug = m_debug;
         m_tasks.add(root);
         m_ready.push(detail::make_ready_item(&root, detail::ready_kind::start_task));
@@ -187,8 +187,17 @@ public:
         m_ready.push(detail::make_ready_item(h.address(), detail::ready_kind::resume));
     }
     void add_timer(detail::timer_node& node) { m_timers.push(node); }
+    void interrupt_timer(detail::timer_node& node) override {
+        if (node.linked()) {
+            m_timers.remove(node);
+            m_ready.push(node.m_target);
+        }
+    }
     void remove_timer(detail::timer_node& node) noexcept { m_timers.remove(node); }
     [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
+    /// The loop as a root's loop pointer, and back.
+    [[nodiscard]] detail::root_owner* as_root_owner() noexcept { return this; }
+    static event_loop& of(detail::root_owner& owner) noexcept { return static_cast<event_loop&>(owner); }
 
     /// `now + delay`, rounded up to the clock's tick and saturated: a sleep never wakes early
     /// and an enormous delay means "forever" instead of overflowing.

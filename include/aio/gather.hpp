@@ -57,8 +57,8 @@ auto take_value(Child& child) {
 template <class Child>
 auto take_outcome(Child& child) {
     using result = outcome<typename Child::value_type>;
-    if (child.root().error() != nullptr) {
-        return result(child.root().error());
+    if (std::exception_ptr error = child.error_of(child.root())) {
+        return result(std::move(error));
     }
     return result(take_value(child));
 }
@@ -96,7 +96,7 @@ public:
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> parent) {
         begin(parent, root_of(parent), sizeof...(Children));
-        std::apply([](auto&... c) { (c.prepare(), ...); }, m_children);
+        std::apply([loop = loop()](auto&... c) { (c.prepare(loop), ...); }, m_children);
         watch_all(std::index_sequence_for<Children...>{});
         cancel_if_parent_cancelled();
         std::apply([](auto&... c) { (c.start(), ...); }, m_children);
@@ -116,7 +116,7 @@ private:
     }
     template <std::size_t... I>
     void watch_all(std::index_sequence<I...>) {
-        (watch(m_nodes[I], std::get<I>(m_children).root()), ...);
+        (watch(m_nodes[I], std::get<I>(m_children)), ...);
     }
     template <std::size_t... I>
     void unlink(std::index_sequence<I...>) noexcept {
@@ -176,11 +176,11 @@ public:
     bool await_suspend(std::coroutine_handle<Promise> parent) {
         begin(parent, root_of(parent), m_slots.size());
         for (slot& s : m_slots) {
-            s.child.prepare();
+            s.child.prepare(loop());
         }
         for (std::size_t i = 0; i < m_slots.size(); ++i) {
             prefetch_child(i + prefetch_distance);
-            watch(m_slots[i].node, m_slots[i].child.root());
+            watch(m_slots[i].node, m_slots[i].child);
         }
         cancel_if_parent_cancelled();
         for (slot& s : m_slots) {

@@ -24,7 +24,7 @@ namespace aio {
 
 namespace detail {
 
-class [[nodiscard]] sleep_awaiter : private cancel_hook {
+class [[nodiscard]] sleep_awaiter {
 public:
     /// A deadline (sleep_until), or a delay measured from the moment of co_await (sleep).
     static sleep_awaiter at(clock::time_point deadline) noexcept { return {deadline, absolute}; }
@@ -37,26 +37,35 @@ public:
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
         if (m_node.linked()) {
-            m_loop->remove_timer(m_node);  // the frame died while sleeping (loop teardown)
+            loop().remove_timer(m_node);  // the frame died while sleeping (loop teardown)
         }
-        if (m_root != nullptr) {
-            m_root->unpark(*this);
+        if (task_root* r = root()) {
+            r->unpark_timer(m_node);
         }
     }
 
     [[nodiscard]] bool await_ready() const noexcept { return false; }  // even sleep(0) yields
 
-    // why: a timer node in this awaiter goes into the loop's heap (or, for a yield, the
-    // coroutine goes straight to the back of the ready queue); the awaiter then parks as the
-    // task's cancel hook so that cancel() can pull the timer out again.
+    // why: a timer node in this awaiter goes into the loop's timer queue (or, for a yield, the
+    // coroutine goes straight to the back of the ready queue); the node is then parked on the
+    // task's root, so that cancel() can pull the timer out again through the root's loop.
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> self) {
         event_loop& loop = get_running_loop();
-        m_root = root_of(self);
-        if (m_root != nullptr && m_root->cancel_pending()) {
-            return false;  // a cancellation arrived while running: deliver it here
+        task_root* const r = root_of(self);
+        if (r != nullptr) {
+            m_context = reinterpret_cast<std::uintptr_t>(r);
+            if (r->cancel_pending()) {
+                return false;  // a cancellation arrived while running: await_resume delivers it
+            }
+            if (r->m_loop == nullptr) {
+                r->m_loop = loop.as_root_owner();  // a gather child started outside any loop
+            } else if (r->m_loop != loop.as_root_owner()) {
+                throw event_loop_error("aio::sleep: the task belongs to another event loop");
+            }
+        } else {
+            m_context = reinterpret_cast<std::uintptr_t>(&loop) | foreign;
         }
-        m_loop = &loop;
         if (m_node.m_target == relative) {
             const clock::duration delay = m_node.m_deadline.time_since_epoch();
             m_node.m_deadline = delay > clock::duration::zero()
@@ -64,21 +73,22 @@ public:
                                     : clock::time_point::min();
         }
         if (m_node.m_deadline == clock::time_point::min()) {
+            m_node.m_target = 0;
             loop.schedule(self);
         } else {
             m_node.m_target = make_ready_item(self.address(), ready_kind::resume);
             loop.add_timer(m_node);
         }
-        if (m_root != nullptr) {
-            m_root->park(*this);
+        if (r != nullptr) {
+            r->park_timer(m_node);
         }
         return true;
     }
 
     void await_resume() {
-        if (m_root != nullptr) {
-            m_root->unpark(*this);
-            if (m_root->take_pending_cancel()) {
+        if (task_root* r = root()) {
+            r->unpark_timer(m_node);
+            if (r->take_pending_cancel()) {
                 throw cancelled_error{};
             }
         }
@@ -88,28 +98,29 @@ private:
     // Until awaited, the node's target (which only matters once the timer is linked) says
     // what its deadline field holds: a deadline, or a delay still to be added to "now".
     // Keeping both in the node instead of beside it saves 16 bytes in every sleeping frame.
-    static constexpr std::uintptr_t absolute = 0;
-    static constexpr std::uintptr_t relative = 1;
+    static constexpr std::uintptr_t absolute = 2;
+    static constexpr std::uintptr_t relative = 3;
+    // m_context: the sleeping task's root (cancellation and the loop go through it), or, for
+    // a coroutine type that is not aio's, the loop tagged with `foreign`; 0 until awaited.
+    static constexpr std::uintptr_t foreign = 1;
 
     sleep_awaiter(clock::time_point deadline_or_delay, std::uintptr_t kind) noexcept {
         m_node.m_deadline = deadline_or_delay;
         m_node.m_target = kind;
-        m_on_cancel = &on_cancel;
     }
 
-    static bool on_cancel(cancel_hook& hook) {
-        auto& self = static_cast<sleep_awaiter&>(hook);
-        if (self.m_node.linked()) {
-            self.m_loop->remove_timer(self.m_node);
-            self.m_loop->schedule(std::coroutine_handle<>::from_address(
-                pointer_of(self.m_node.m_target)));
+    [[nodiscard]] task_root* root() const noexcept {
+        return (m_context & foreign) != 0 ? nullptr : reinterpret_cast<task_root*>(m_context);
+    }
+    [[nodiscard]] event_loop& loop() const noexcept {
+        if ((m_context & foreign) != 0) {
+            return *reinterpret_cast<event_loop*>(m_context & ~foreign);
         }
-        return false;  // the root marks the cancellation pending; await_resume throws it
+        return event_loop::of(*reinterpret_cast<task_root*>(m_context)->m_loop);
     }
 
     timer_node m_node;
-    event_loop* m_loop = nullptr;
-    task_root* m_root = nullptr;
+    std::uintptr_t m_context = 0;
 };
 
 } // namespace detail

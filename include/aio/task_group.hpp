@@ -96,6 +96,9 @@ public:
         entry->m_group = this;
         entry->m_root = &handle.root();
         entry->m_root->add_ref();
+        entry->m_error = [](detail::task_root& root) {
+            return static_cast<typename task_handle<T>::promise_type&>(detail::promise_base::of(root)).exception();
+        };
         entry->m_on_complete = &on_child_complete;
         entry->m_root->add_waiter(*entry);
         entry->m_linked = true;
@@ -135,6 +138,7 @@ private:
     struct child : detail::completion_node {
         task_group* m_group = nullptr;
         detail::task_root* m_root = nullptr;
+        std::exception_ptr (*m_error)(detail::task_root&) = nullptr;  // typed: the result's union
         bool m_linked = false;
     };
 
@@ -146,7 +150,7 @@ private:
         if (root.failed()) {
             root.mark_retrieved();  // reported through task_group_error (or cancellation)
             if (!root.cancelled()) {
-                group.m_errors.push_back(root.error());
+                group.m_errors.push_back(c.m_error(root));
                 group.abort_soon();
             }
         }

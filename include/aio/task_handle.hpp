@@ -70,12 +70,11 @@ public:
     /// for a cancelled task and invalid_state_error for an unfinished one, as in asyncio.
     [[nodiscard]] std::exception_ptr exception() const {
         require_done("exception");
+        std::exception_ptr error = m_coro.promise().exception();
         if (cancelled()) {
-            root().mark_retrieved();
-            std::rethrow_exception(root().error());
+            std::rethrow_exception(error);
         }
-        root().mark_retrieved();
-        return root().error();
+        return error;
     }
 
     /// Requests cancellation: the task receives cancelled_error at its current or next

@@ -69,7 +69,7 @@ public:
         m_loop = &get_running_loop();
         m_parent = parent;
         m_parent_root = root_of(parent);
-        m_child.prepare();
+        m_child.prepare(m_loop->as_root_owner());
         task_root& child = m_child.root();
         if (child.done()) {
             return false;

@@ -120,7 +120,7 @@ inline void event_loop::close_now() noexcept {
     std::vector<detail::task_root*> tasks = m_tasks.take_all();
     for (detail::task_root* root : tasks) {
         if (root != nullptr) {
-            root->m_owner = nullptr;
+            root->m_registered = false;
             root->m_debug = m_debug;
         }
     }

@@ -51,9 +51,13 @@ public:
         auto h = m_task.handle();
         return h.promise().m_own;
     }
-    void prepare() {
+    void prepare(root_owner* loop) {
         auto h = m_task.handle();
-        h.promise().make_root(h).m_refs = 1;  // owned by this child; never released to zero
+        h.promise().make_root(loop).m_refs = 1;  // owned by this child; never released to zero
+    }
+    /// The exception the child ended with (nullptr if it returned); type-erased for the core.
+    static std::exception_ptr error_of(task_root& root) {
+        return static_cast<task_promise<T>&>(promise_base::of(root)).exception();
     }
     void start() {
         task_root& r = root();
@@ -93,7 +97,10 @@ public:
         }
     }
     task_root& root() { return m_handle.root(); }
-    void prepare() noexcept {}
+    void prepare(root_owner*) noexcept {}
+    static std::exception_ptr error_of(task_root& root) {
+        return static_cast<task_promise<T>&>(promise_base::of(root)).exception();
+    }
     void start() noexcept {}
     decltype(auto) take() {
         // Other handles may share the result: copy it when possible, move only if we must.
@@ -146,6 +153,7 @@ using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 struct gather_node : completion_node {
     class gather_core* m_core = nullptr;
+    std::exception_ptr (*m_error_of)(task_root&) = nullptr;  // the child's exception, typed
 };
 
 /// The counter, the parent and the failure policy; the derived awaitable owns the children.
@@ -163,6 +171,9 @@ protected:
         }
     }
 
+    /// The loop the children run on: the parent's (nullptr outside any loop).
+    root_owner* loop() const noexcept { return m_parent_root != nullptr ? m_parent_root->m_loop : nullptr; }
+
     void begin(std::coroutine_handle<> parent, task_root* parent_root, std::size_t count) noexcept {
         m_parent = parent;
         m_parent_root = parent_root;
@@ -170,8 +181,11 @@ protected:
         m_starting = true;
     }
 
-    void watch(gather_node& node, task_root& child) noexcept {
+    template <class Child>
+    void watch(gather_node& node, Child& c) noexcept {
+        task_root& child = c.root();
         node.m_core = this;
+        node.m_error_of = &Child::error_of;
         node.m_on_complete = &on_child_complete;
         if (child.done()) {
             (void)on_child_complete(node, child);
@@ -215,7 +229,7 @@ protected:
             throw cancelled_error{};
         }
         if (m_first_error != nullptr && m_policy == gather_policy::cancel_on_error) {
-            std::rethrow_exception(m_first_error->error());
+            std::rethrow_exception(m_first_error);
         }
     }
 
@@ -231,10 +245,11 @@ private:
     static std::coroutine_handle<> on_child_complete(completion_node& node, task_root& child) {
         // m_core doubles as "still linked": cleared, the gather's destructor need not look at
         // the child (a cache miss per child, a million of them in a big gather).
-        gather_core& core = *std::exchange(static_cast<gather_node&>(node).m_core, nullptr);
+        auto& gnode = static_cast<gather_node&>(node);
+        gather_core& core = *std::exchange(gnode.m_core, nullptr);
         child.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
         if (child.failed() && core.m_first_error == nullptr) {
-            core.m_first_error = &child;
+            core.m_first_error = gnode.m_error_of(child);
             if (core.m_policy == gather_policy::cancel_on_error) {
                 core.m_cancel_children(core);
             }
@@ -261,7 +276,7 @@ private:
     void (*m_cancel_children)(gather_core&);
     std::coroutine_handle<> m_parent;
     task_root* m_parent_root = nullptr;
-    task_root* m_first_error = nullptr;
+    std::exception_ptr m_first_error;
     std::size_t m_remaining = 0;
     gather_policy m_policy;
     bool m_starting = false;

@@ -84,11 +84,11 @@ private:
         if constexpr (Shielded) {
             // Stop waiting; the target keeps running. A pending target is a created task, so
             // its owner is the loop, which can queue our resumption.
-            if (self.m_linked && self.target().m_owner != nullptr) {
+            if (self.m_linked && self.target().m_registered) {
                 task_root& target = self.target();
                 target.remove_waiter(self);
                 self.m_linked = false;
-                target.m_owner->schedule(self.m_waiting);
+                target.m_loop->schedule(self.m_waiting);
             }
             return false;  // the waiter's root delivers cancelled_error in await_resume
         } else {

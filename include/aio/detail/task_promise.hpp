@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The promise behind aio::task<T>: where a coroutine keeps its continuation, its result and
-// its root (see task_root.hpp), and how it hands control back to whoever awaited it.
+// The promise behind aio::task<T>: where a coroutine keeps its result, its root (see
+// task_root.hpp), and how it hands control back to whoever awaited it.
 //
 // The one subtle piece is the hand-off between a parent and a child that may finish without
 // ever suspending. Returning the parent's handle from the child's final awaiter (symmetric
@@ -10,6 +10,12 @@
 // await_suspend resumes the child itself and returns `false` (do not suspend, keep going) when
 // the child already finished; only a child that really suspended transfers back to the parent.
 // The stack depth is then bounded by the nesting depth of awaits, in every build.
+//
+// Size matters: every frame carries a promise. The value and the exception share one union
+// (a body ends one way or the other), and no coroutine handle is stored: the frame is found
+// from the promise's address (coroutine_handle<promise_base>::from_promise), which is exact
+// because every promise keeps promise_base at offset 0 and is at most 16-byte aligned, so the
+// compilers place it at the same offset in every frame.
 #ifndef AIO_DETAIL_TASK_PROMISE_HPP_INCLUDED
 #define AIO_DETAIL_TASK_PROMISE_HPP_INCLUDED
 
@@ -19,8 +25,10 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -43,7 +51,7 @@ public:
         bool await_ready() const noexcept { return false; }
         // why: a child awaited by a parent either reports "finished inline" (the parent's
         // await_suspend is still on the stack and will continue) or transfers to the parked
-        // parent; a root tells its waiters and owner (task_root::finish).
+        // parent; a root tells its waiters and the loop (task_root::finish).
         template <class Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
             task_root& r = self.promise().m_own;
@@ -62,8 +70,96 @@ public:
     };
     final_awaiter final_suspend() const noexcept { return {}; }
 
+    /// The root this coroutine runs under: its own for a created task or gather child, the
+    /// parent's for an awaited coroutine.
+    [[nodiscard]] task_root* root() noexcept { return m_own.m_is_root ? &m_own : m_own.m_parent_root; }
+
+    /// Make this coroutine the root of its own chain (create_task, gather).
+    task_root& make_root(root_owner* loop) noexcept {
+        m_own.init_root(loop);
+        return m_own;
+    }
+
+    /// The promise a root belongs to (promise_base is standard-layout, m_own its first member).
+    static promise_base& of(task_root& root) noexcept { return *reinterpret_cast<promise_base*>(&root); }
+
+    task_root m_own;
+
+protected:
+    promise_base() noexcept = default;
+    ~promise_base() = default;
+    promise_base(const promise_base&) = delete;
+    promise_base& operator=(const promise_base&) = delete;
+};
+
+static_assert(std::is_standard_layout_v<promise_base>);
+
+inline std::coroutine_handle<> task_root::coroutine() const noexcept {
+    auto& self = const_cast<task_root&>(*this);
+    return std::coroutine_handle<promise_base>::from_promise(promise_base::of(self));
+}
+
+inline void task_root::destroy() noexcept {
+    if (!m_done) {
+        // Loop teardown: a waiter that holds no reference (a plain `co_await handle`) may still
+        // be linked — even in a cycle of tasks awaiting each other. Tell it we are gone, so it
+        // never unlinks from freed memory; its own frame is torn down by the same close().
+        // (Waiters that own a reference — gather, wait, task_group — cannot be here.)
+        for (std::uintptr_t link = std::exchange(m_waiters, 0); link != 0;) {
+            completion_node* node = node_of(link);
+            link = (link & shared_tag) != 0 ? 0 : node->m_next;
+            (void)node->m_on_complete(*node, *this);
+        }
+    }
+    coroutine().destroy();  // the root lives in this frame: nothing may touch *this afterwards
+}
+
+/// "Nothing is lost silently": what asyncio logs as "Task exception was never retrieved" and
+/// "Task was destroyed but it is pending!". Called as a root's frame is destroyed.
+inline void report_destroyed_root(const task_root& root, const std::exception_ptr* error) noexcept {
+    if (!root.m_is_root) {
+        return;  // an awaited coroutine's exception went to its parent
+    }
+    if (!root.m_done) {
+        if (root.m_debug) {
+            std::fputs("aio: task was destroyed but it is pending\n", stderr);
+        }
+        return;
+    }
+    if (error == nullptr || root.m_retrieved || root.m_cancelled) {
+        return;
+    }
+    try {
+        std::rethrow_exception(*error);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "aio: task exception was never retrieved: %s\n", e.what());
+    } catch (...) {
+        std::fputs("aio: task exception was never retrieved (not a std::exception)\n", stderr);
+    }
+}
+
+struct no_value {};
+
+/// The result union shared by every task_promise: `Stored` (the value, a pointer for T&, or
+/// nothing for void) or the exception, told apart by the root's flags.
+template <class Stored>
+class result_promise : public promise_base {
+public:
+    result_promise() noexcept {}
+    ~result_promise() {
+        if (m_own.m_has_value) {
+            m_value.~Stored();
+        } else if (m_own.m_has_error) {
+            report_destroyed_root(m_own, &m_error);
+            m_error.~exception_ptr();
+            return;
+        }
+        report_destroyed_root(m_own, nullptr);
+    }
+
     void unhandled_exception() noexcept {
-        m_own.m_error = std::current_exception();
+        ::new (static_cast<void*>(std::addressof(m_error))) std::exception_ptr(std::current_exception());
+        m_own.m_has_error = true;
         try {
             throw;
         } catch (const cancelled_error&) {
@@ -72,86 +168,86 @@ public:
         }
     }
 
-    /// The root this coroutine runs under: its own for a created task or gather child, the
-    /// parent's for an awaited coroutine, nullptr when awaited from a foreign coroutine type.
-    [[nodiscard]] task_root* root() noexcept {
-        return m_own.m_is_root ? &m_own : m_own.m_parent_root;
-    }
-
+    /// Rethrows what the body ended with, if it did not return.
     void rethrow_if_failed() {
-        if (m_own.m_error) {
-            m_own.m_retrieved = true;
-            std::rethrow_exception(m_own.m_error);
+        if (m_own.m_has_error || m_own.m_cancelled) [[unlikely]] {
+            rethrow();
         }
     }
 
-    /// Make this coroutine the root of its own chain (create_task, gather).
-    task_root& make_root(std::coroutine_handle<> self) noexcept {
-        m_own.init_root(self);
-        return m_own;
+    /// The exception the body ended with (a fresh cancelled_error for a task cancelled before
+    /// it started); nullptr if it returned. Marks it retrieved.
+    [[nodiscard]] std::exception_ptr exception() {
+        if (!m_own.m_has_error && !m_own.m_cancelled) {
+            return nullptr;
+        }
+        m_own.m_retrieved = true;
+        return m_own.m_has_error ? m_error : std::make_exception_ptr(cancelled_error{});
     }
 
-    // A root for created tasks and gather children; for an awaited coroutine it holds the
-    // continuation, the parent's root and the exception (see task_root's layout).
-    task_root m_own;
+protected:
+    template <class... Args>
+    void store_value(Args&&... args) {
+        ::new (static_cast<void*>(std::addressof(m_value))) Stored(std::forward<Args>(args)...);
+        m_own.m_has_value = true;
+    }
+    Stored& stored() noexcept { return m_value; }
+
+private:
+    [[noreturn]] void rethrow() {
+        m_own.m_retrieved = true;
+        if (m_own.m_has_error) {
+            std::rethrow_exception(m_error);
+        }
+        throw cancelled_error{};
+    }
+
+    union {
+        Stored m_value;  // constructed iff m_own.m_has_value
+        std::exception_ptr m_error;  // constructed iff m_own.m_has_error
+    };
 };
 
-/// Storage for a value that is constructed by co_return, if the coroutine gets that far.
 template <class T>
-class task_promise final : public promise_base {
-public:
-    task_promise() noexcept {}
-    task_promise(const task_promise&) = delete;
-    task_promise& operator=(const task_promise&) = delete;
-    ~task_promise() {
-        if (m_own.m_has_value) {
-            m_value.~T();
-        }
-    }
+class task_promise final : public result_promise<T> {
+    static_assert(alignof(T) <= 16, "aio::task<T>: T may be at most 16-byte aligned (the frame is "
+                                    "found from the promise's address); return it in a std::unique_ptr");
 
+public:
     task<T> get_return_object() noexcept;
 
     template <class U = T>
         requires std::is_convertible_v<U&&, T>
     void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-        ::new (static_cast<void*>(std::addressof(m_value))) T(std::forward<U>(value));
-        m_own.m_has_value = true;
+        this->store_value(std::forward<U>(value));
     }
 
     T& result() & {
-        rethrow_if_failed();
-        return m_value;
+        this->rethrow_if_failed();
+        return this->stored();
     }
     T&& result() && {
-        rethrow_if_failed();
-        return std::move(m_value);
+        this->rethrow_if_failed();
+        return std::move(this->stored());
     }
-
-private:
-    union {
-        T m_value;  // constructed iff m_own.m_has_value
-    };
 };
 
 template <class T>
-class task_promise<T&> final : public promise_base {
+class task_promise<T&> final : public result_promise<T*> {
 public:
     task<T&> get_return_object() noexcept;
-    void return_value(T& value) noexcept { m_value = std::addressof(value); }
+    void return_value(T& value) noexcept { this->store_value(std::addressof(value)); }
     T& result() {
-        rethrow_if_failed();
-        return *m_value;
+        this->rethrow_if_failed();
+        return *this->stored();
     }
-
-private:
-    T* m_value = nullptr;
 };
 
 template <>
-class task_promise<void> final : public promise_base {
+class task_promise<void> final : public result_promise<no_value> {
 public:
     task<void> get_return_object() noexcept;
-    void return_void() const noexcept {}
+    void return_void() noexcept { store_value(); }
     void result() { rethrow_if_failed(); }
 };
 

@@ -4,29 +4,26 @@
 //
 // A chain of coroutines awaiting one another (main -> fetch -> parse) runs under one root: the
 // outermost coroutine, started by create_task() or by gather(). The root is where cancellation
-// is requested and delivered, where other coroutines wait for completion, and where the
-// owner (the event loop, for created tasks) is told that the work is finished.
+// is requested and delivered, where other coroutines wait for completion, and where the loop
+// (for created tasks) is told that the work is finished.
 //
 // Every task promise embeds a task_root so that creating a task allocates nothing beyond the
-// coroutine frame; coroutines that are only awaited leave it unused and point at their parent's.
+// coroutine frame; coroutines that are only awaited use the same 40 bytes for their link to
+// the parent (see the layout below).
 //
 // Lifetime rules: a root is reference counted (handles + the loop while it is pending); the
 // frame holding it is destroyed when the count drops to zero. Single-threaded: no atomics.
 #ifndef AIO_DETAIL_TASK_ROOT_HPP_INCLUDED
 #define AIO_DETAIL_TASK_ROOT_HPP_INCLUDED
 
-#include "../errors.hpp"
-
 #include <coroutine>
 #include <cstdint>
-#include <cstdio>
-#include <exception>
-#include <limits>
 #include <utility>
 
 namespace aio::detail {
 
 class task_root;
+struct timer_node;  // timer_queue.hpp
 
 /// How an awaited coroutine stands with the parent that started it (see task_promise.hpp).
 enum class await_state : std::uint8_t {
@@ -36,16 +33,17 @@ enum class await_state : std::uint8_t {
     finished_inline,  // the child finished inside the parent's await_suspend
 };
 
-/// Someone waiting for a root to finish: a coroutine awaiting a task handle, or a gather.
+/// Someone waiting for a root to finish: a coroutine awaiting a task handle, a gather, a wait.
 /// Intrusive: the node lives in the waiter's own frame, so waiting allocates nothing.
 struct completion_node {
-    completion_node* m_next = nullptr;
+    std::uintptr_t m_next = 0;  // task_root's link word (see task_root::m_waiters)
     /// Called once the root has finished; returns a coroutine to resume, or nullptr.
     std::coroutine_handle<> (*m_on_complete)(completion_node& self, task_root& finished) = nullptr;
 };
 
-/// The suspension point a root is parked on, so that cancel() can interrupt it: a sleep
-/// removes its timer, an awaited task or gather cancels its children.
+/// The suspension point a root is parked on, so that cancel() can interrupt it: an awaited
+/// task or gather cancels its children, a wait_for its work. (A sleep parks its timer node
+/// instead: see park_timer.) A hook must not resume anything synchronously.
 struct cancel_hook {
     /// Returns true when the interrupted operation will itself resume the task with a
     /// cancelled_error (e.g. an awaited child that is now being cancelled); false when the
@@ -53,13 +51,15 @@ struct cancel_hook {
     bool (*m_on_cancel)(cancel_hook& self) = nullptr;
 };
 
-/// Who owns a scheduled root: the event loop for created tasks.
+/// The loop a root runs on, as the root sees it (event_loop implements it).
 class root_owner {
 public:
     /// Queue a coroutine to run on a later loop iteration.
     virtual void schedule(std::coroutine_handle<> h) = 0;
-    /// The root finished or was abandoned: drop the owner's reference.
+    /// A created task finished or was abandoned: drop the loop's reference.
     virtual void release(task_root& root) noexcept = 0;
+    /// A sleeping task is being cancelled: take its timer out and queue the sleeper now.
+    virtual void interrupt_timer(timer_node& node) = 0;
 
 protected:
     ~root_owner() = default;
@@ -70,23 +70,24 @@ public:
     // ---- state -------------------------------------------------------------------------
     [[nodiscard]] bool done() const noexcept { return m_done; }
     [[nodiscard]] bool cancelled() const noexcept { return m_done && m_cancelled; }
-    [[nodiscard]] bool failed() const noexcept { return m_done && m_error != nullptr; }
-    [[nodiscard]] std::coroutine_handle<> coroutine() const noexcept { return m_coro; }
+    /// Finished with an exception (cancelled_error included).
+    [[nodiscard]] bool failed() const noexcept { return m_done && (m_has_error || m_cancelled); }
+    /// The coroutine whose promise holds this root (defined in task_promise.hpp).
+    [[nodiscard]] std::coroutine_handle<> coroutine() const noexcept;
 
     // ---- cancellation (Task.cancel / cancelling / uncancel) -------------------------------
     bool request_cancel() noexcept {
         if (m_done) {
             return false;
         }
-        if (m_cancel_requests != std::numeric_limits<std::uint16_t>::max()) {
+        if (m_cancel_requests != max_cancel_requests) {
             ++m_cancel_requests;
         }
         // why the guard: two tasks awaiting each other (a deadlock) would otherwise cancel
         // each other through their hooks forever; the inner request just stays pending.
-        if (m_hook != nullptr && !m_in_cancel) {
-            cancel_hook* hook = m_hook;
+        if (m_hook != 0 && !m_in_cancel) {
             m_in_cancel = true;
-            const bool handled = hook->m_on_cancel(*hook);
+            const bool handled = interrupt(m_hook);
             m_in_cancel = false;
             if (handled) {
                 return true;
@@ -113,26 +114,52 @@ public:
     }
     [[nodiscard]] bool cancel_pending() const noexcept { return m_must_cancel; }
 
-    void park(cancel_hook& hook) noexcept { m_hook = &hook; }
-    void unpark(cancel_hook& hook) noexcept {
-        if (m_hook == &hook) {
-            m_hook = nullptr;
-        }
+    void park(cancel_hook& hook) noexcept { m_hook = reinterpret_cast<std::uintptr_t>(&hook); }
+    void unpark(cancel_hook& hook) noexcept { unpark_bits(reinterpret_cast<std::uintptr_t>(&hook)); }
+    /// A sleep parks its timer node: cancelling takes the timer out through the loop, so the
+    /// sleep awaiter needs neither a function pointer nor a loop pointer of its own.
+    void park_timer(timer_node& node) noexcept { m_hook = reinterpret_cast<std::uintptr_t>(&node) | timer_tag; }
+    void unpark_timer(timer_node& node) noexcept {
+        unpark_bits(reinterpret_cast<std::uintptr_t>(&node) | timer_tag);
     }
 
     // ---- waiting for completion -----------------------------------------------------------
+    // The waiter list is singly linked through completion_node::m_next, newest first. Its last
+    // link may instead be a *shared* node (tagged with bit 0): one node that a range gather
+    // hangs on all of its children, each child telling its place in the gather through
+    // wait_index() — so gathering a million tasks needs no node per child.
     void add_waiter(completion_node& node) noexcept {
         node.m_next = m_waiters;
-        m_waiters = &node;
+        m_waiters = reinterpret_cast<std::uintptr_t>(&node);
+    }
+    /// Appends `shared` as this root's last waiter, with `index`; false if another shared
+    /// node is already there (a second gather over the same task uses a node of its own).
+    bool add_shared_waiter(completion_node& shared, std::uint32_t index) noexcept {
+        std::uintptr_t* link = &m_waiters;
+        while (*link != 0) {
+            if ((*link & shared_tag) != 0) {
+                return false;
+            }
+            link = &node_of(*link)->m_next;
+        }
+        *link = reinterpret_cast<std::uintptr_t>(&shared) | shared_tag;
+        m_wait_index = index;
+        return true;
     }
     void remove_waiter(completion_node& node) noexcept {
-        for (completion_node** p = &m_waiters; *p != nullptr; p = &(*p)->m_next) {
-            if (*p == &node) {
-                *p = node.m_next;
+        for (std::uintptr_t* link = &m_waiters; *link != 0; link = &node_of(*link)->m_next) {
+            const bool shared = (*link & shared_tag) != 0;
+            if (node_of(*link) == &node) {
+                *link = shared ? 0 : node.m_next;
+                return;
+            }
+            if (shared) {
                 return;
             }
         }
     }
+    /// This root's slot in the gather whose shared node it carries.
+    [[nodiscard]] std::uint32_t wait_index() const noexcept { return m_wait_index; }
 
     // ---- ownership ------------------------------------------------------------------------
     void add_ref() noexcept { ++m_refs; }
@@ -142,147 +169,127 @@ public:
         }
     }
     [[nodiscard]] std::uint32_t ref_count() const noexcept { return m_refs; }
-
-    // ---- results --------------------------------------------------------------------------
-    [[nodiscard]] const std::exception_ptr& error() const noexcept { return m_error; }
     void mark_retrieved() noexcept { m_retrieved = true; }
 
-    // The fields below are managed by the promise and the owner; kept public-in-detail for
-    // the small set of friends (promise, loop, gather) rather than a web of friend decls.
+    // The fields below are managed by the promise and the loop; kept public-in-detail for the
+    // small set of friends (promise, loop, gather) rather than a web of friend declarations.
     //
-    // Layout (56 bytes; every coroutine frame carries one, so each byte counts a million times
-    // in a program with a million tasks): a coroutine is either a root or merely awaited for
+    // Layout (40 bytes; every coroutine frame carries one, so each byte counts a million times
+    // in a program with a million tasks). A coroutine is either a root or merely awaited for
     // its whole life, and the two kinds need different pointers, so they share storage:
     //             root (created task, gather child)     awaited coroutine
     //   slot 1    m_waiters                             m_continuation (the parent's frame)
     //   slot 2    m_hook                                m_parent_root (the parent's root)
-    // Every coroutine uses m_error, m_cancelled, m_retrieved and the promise's two fields
-    // (m_state, m_has_value). The rest only matters once the coroutine becomes a root, so it
-    // is left uninitialised until init_root(): an awaited helper coroutine pays for none of it.
-    task_root() noexcept : m_continuation(nullptr), m_parent_root(nullptr) {}
+    // The promise's result (value or exception) lives next to the root, in one union (see
+    // task_promise.hpp); the frame is found from the promise, so no handle is stored. Only
+    // the flags are initialised for every coroutine; the rest waits for init_root(), so an
+    // awaited helper coroutine — the hot path — pays for none of it.
+    task_root() noexcept {}  // leaves the slots uninitialised on purpose (see above)
     task_root(const task_root&) = delete;
     task_root& operator=(const task_root&) = delete;
 
-    std::exception_ptr m_error;
     union {
-        completion_node* m_waiters;
+        std::uintptr_t m_waiters;  // completion_node* (or a tagged shared node, see above)
         void* m_continuation;
     };
     union {
-        cancel_hook* m_hook;
+        std::uintptr_t m_hook;  // cancel_hook*, or a timer_node* tagged with timer_tag; 0: none
         task_root* m_parent_root;
     };
-    std::coroutine_handle<> m_coro;
-    root_owner* m_owner;
+    root_owner* m_loop;           // the loop this root runs on (nullptr: none yet)
     std::uint32_t m_refs;
-    std::uint32_t m_owner_index;     // the owner's bookkeeping slot (loop's task list)
-    std::uint16_t m_cancel_requests; // saturates (a count of cancel() calls, see cancelling())
+    std::uint32_t m_owner_index;  // the loop's bookkeeping slot (its task list)
+    std::uint32_t m_wait_index;   // see add_shared_waiter
+    std::uint8_t m_cancel_requests;     // saturates (a count of cancel() calls, see cancelling())
     await_state m_state = await_state::idle;  // the promise's (task_promise.hpp)
-    bool m_cancelled = false;
-    bool m_done;
-    bool m_must_cancel;
-    bool m_retrieved : 1 = false;
     bool m_is_root : 1 = false;
-    bool m_has_value : 1 = false;  // the promise's: a co_return value was constructed
-    bool m_debug : 1;              // report "destroyed but pending" (loop debug mode)
-    bool m_in_cancel : 1;          // request_cancel is running this root's hook
+    bool m_has_value : 1 = false;  // the promise's union holds the co_return value
+    bool m_has_error : 1 = false;  // ... or the exception the body ended with
+    bool m_cancelled : 1 = false;  // ended by cancellation (with or without an exception object)
+    bool m_done : 1 = false;
+    bool m_retrieved : 1 = false;  // someone looked at the exception (no "never retrieved")
+    bool m_registered : 1 = false; // a created task: the loop holds a reference and a slot
+    bool m_debug : 1 = false;      // report "destroyed but pending" (loop debug mode)
+    bool m_must_cancel : 1 = false;
+    bool m_in_cancel : 1 = false;  // request_cancel is running this root's hook
 
-    void init_root(std::coroutine_handle<> coro) noexcept {
+    static constexpr std::uint8_t max_cancel_requests = 0xff;
+
+    void init_root(root_owner* loop) noexcept {
         m_is_root = true;
-        m_done = false;
-        m_must_cancel = false;
-        m_debug = false;
-        m_in_cancel = false;
-        m_cancel_requests = 0;
+        m_waiters = 0;
+        m_hook = 0;
+        m_loop = loop;
         m_refs = 0;
         m_owner_index = 0;
-        m_coro = coro;
-        m_owner = nullptr;
-        m_waiters = nullptr;
-        m_hook = nullptr;
+        m_wait_index = 0;
+        m_cancel_requests = 0;
     }
 
     /// Called by the final awaiter (or by the owner when a task is cancelled before it ever
-    /// ran): notify waiters, then let the owner drop its reference. Returns the coroutine
-    /// to transfer to, if any.
+    /// ran): notify waiters, then let the loop drop its reference. Returns the coroutine to
+    /// transfer to, if any.
     std::coroutine_handle<> finish() noexcept {
         m_done = true;
+        m_hook = 0;
+        const bool registered = m_registered;
+        root_owner* const loop = m_loop;
         std::coroutine_handle<> next;
-        root_owner* owner = m_owner;
-        completion_node* node = m_waiters;
-        m_waiters = nullptr;
+        std::uintptr_t link = std::exchange(m_waiters, 0);
         add_ref();  // keep this frame alive while waiters look at it
-        while (node != nullptr) {
-            completion_node* following = node->m_next;  // the callee may reuse its node
-            std::coroutine_handle<> h = node->m_on_complete(*node, *this);
-            if (h) {
+        while (link != 0) {
+            completion_node* node = node_of(link);
+            link = (link & shared_tag) != 0 ? 0 : node->m_next;  // read first: the callee may reuse its node
+            if (std::coroutine_handle<> h = node->m_on_complete(*node, *this)) {
                 // why: a created task wakes its waiters on a later loop iteration (as asyncio
-                // does), so a chain of tasks awaiting one another never nests resumes; an
-                // owner-less root (a gather child) has one waiter and hands control to it
-                // directly (symmetric transfer).
-                if (owner != nullptr) {
-                    owner->schedule(h);
+                // does), so a chain of tasks awaiting one another never nests resumes; a gather
+                // child has one waiter and hands control to it directly (symmetric transfer).
+                if (registered) {
+                    loop->schedule(h);
                 } else {
                     next = h;
                 }
             }
-            node = following;
         }
-        if (owner != nullptr) {
-            m_owner = nullptr;
-            owner->release(*this);
+        if (registered) {
+            m_registered = false;
+            loop->release(*this);
         }
         release();
         return next;
     }
 
     /// A task cancelled before its first step never runs its body (asyncio throws
-    /// CancelledError into the unstarted coroutine, which ends it at once).
+    /// CancelledError into the unstarted coroutine, which ends it at once). No exception
+    /// object is made: the flag is the outcome (result() throws a fresh cancelled_error).
     std::coroutine_handle<> finish_cancelled_before_start() noexcept {
-        m_error = std::make_exception_ptr(cancelled_error{});
         m_cancelled = true;
         return finish();
     }
 
 private:
-    void destroy() noexcept;
-};
+    static constexpr std::uintptr_t shared_tag = 1;
+    static constexpr std::uintptr_t timer_tag = 1;
 
-/// "Nothing is lost silently": what asyncio logs as "Task exception was never retrieved" and
-/// "Task was destroyed but it is pending!".
-inline void report_destroyed_root(const task_root& root) noexcept {
-    if (!root.done()) {
-        std::fputs("aio: task was destroyed but it is pending\n", stderr);
-        return;
+    static completion_node* node_of(std::uintptr_t link) noexcept {
+        return reinterpret_cast<completion_node*>(link & ~shared_tag);
     }
-    try {
-        std::rethrow_exception(root.error());
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "aio: task exception was never retrieved: %s\n", e.what());
-    } catch (...) {
-        std::fputs("aio: task exception was never retrieved (not a std::exception)\n", stderr);
-    }
-}
-
-inline void task_root::destroy() noexcept {
-    if (!m_done) {
-        // Loop teardown: a waiter that holds no reference (a plain `co_await handle`) may still
-        // be linked — even in a cycle of tasks awaiting each other. Tell it we are gone, so it
-        // never unlinks from freed memory; its own frame is torn down by the same close().
-        // (Waiters that own a reference — gather, wait, task_group — cannot be here.)
-        for (completion_node* node = std::exchange(m_waiters, nullptr); node != nullptr;) {
-            completion_node* next = node->m_next;
-            (void)node->m_on_complete(*node, *this);
-            node = next;
+    void unpark_bits(std::uintptr_t bits) noexcept {
+        if (m_hook == bits) {
+            m_hook = 0;
         }
     }
-    if (!m_done && m_debug) {
-        report_destroyed_root(*this);
-    } else if (m_done && m_error != nullptr && !m_retrieved && !m_cancelled) {
-        report_destroyed_root(*this);
+    bool interrupt(std::uintptr_t hook) {
+        if ((hook & timer_tag) != 0) {
+            m_loop->interrupt_timer(*reinterpret_cast<timer_node*>(hook & ~timer_tag));
+            return false;  // the root marks the cancellation pending; the sleep throws it
+        }
+        auto* h = reinterpret_cast<cancel_hook*>(hook);
+        return h->m_on_cancel(*h);
     }
-    m_coro.destroy();  // the root lives in this frame: nothing may touch *this afterwards
-}
+
+    void destroy() noexcept;  // task_promise.hpp
+};
 
 /// Makes room for one more push_back with geometric growth (a bare reserve(size() + 1) would
 /// reallocate on every call and turn n pushes into O(n^2) copies).
