@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <limits>
 #include <stdexcept>
@@ -500,4 +501,117 @@ TEST_CASE("a loop closed while a task awaits a handle it does not own destroys b
     }  // only the loop holds the target now
     loop.close();
     CHECK(counted::alive() == 0);
+}
+
+namespace {
+
+aio::task<void> note_start(std::vector<std::string>& log, std::string name) {
+    log.push_back(std::move(name));
+    co_return;
+}
+
+} // namespace
+
+TEST_CASE("created tasks and callbacks start in the order they were scheduled", "[event_loop]") {
+    // Consecutive create_task calls share one entry of the ready queue; anything scheduled in
+    // between must still run between them.
+    aio::event_loop loop;
+    std::vector<std::string> log;
+    auto a = loop.create_task(note_start(log, "a"));
+    auto b = loop.create_task(note_start(log, "b"));
+    loop.call_soon([&] { log.push_back("callback"); });
+    auto c = loop.create_task(note_start(log, "c"));
+    loop.call_soon([&] {
+        log.push_back("last");
+        loop.stop();
+    });
+    loop.run_forever();
+    CHECK(log == std::vector<std::string>{"a", "b", "callback", "c", "last"});
+}
+
+TEST_CASE("a task created while earlier created tasks wait to start still starts on the next "
+          "iteration",
+          "[event_loop]") {
+    aio::event_loop loop;
+    std::vector<std::string> log;
+    aio::task_handle<void> late;
+    loop.call_soon([&] {
+        // The run holding "first" was queued before this iteration began; "late" must not
+        // join it, or it would start in this iteration.
+        late = loop.create_task(note_start(log, "late"));
+        loop.stop();
+    });
+    auto first = loop.create_task(note_start(log, "first"));
+    loop.run_forever();
+    CHECK(log == std::vector<std::string>{"first"});
+    CHECK_FALSE(late.done());
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    CHECK(log == std::vector<std::string>{"first", "late"});
+}
+
+namespace {
+
+aio::task<void> sleep_for_hours(int& cancelled) {
+    try {
+        co_await aio::sleep(std::chrono::hours(1));
+    } catch (const aio::cancelled_error&) {
+        ++cancelled;
+        throw;
+    }
+}
+
+aio::task<void> start_sleeper(aio::task_handle<void>& sleeper, int& cancelled) {
+    sleeper = aio::create_task(sleep_for_hours(cancelled));
+    co_await aio::sleep(1ms);  // the sleeper is asleep now
+}
+
+aio::task<bool> await_cancelled(aio::task_handle<void> h) {
+    try {
+        co_await h;
+    } catch (const aio::cancelled_error&) {
+        co_return true;
+    }
+    co_return false;
+}
+
+struct alignas(16) aligned_pair {
+    double a;
+    double b;
+};
+
+aio::task<aligned_pair> make_aligned(double a) { co_return aligned_pair{a, 2 * a}; }
+aio::task<long double> make_long_double(long double x) { co_return x / 2; }
+
+} // namespace
+
+TEST_CASE("a sleeping task cancelled while its loop is not running ends as soon as it runs again",
+          "[event_loop][cancel]") {
+    aio::event_loop loop;
+    aio::task_handle<void> sleeper;
+    int cancelled = 0;
+    loop.run_until_complete(start_sleeper(sleeper, cancelled));
+    REQUIRE_FALSE(sleeper.done());
+    CHECK(loop.timer_count() == 1);
+    CHECK(sleeper.cancel());     // no loop is running: the timer must still leave the loop
+    CHECK(loop.timer_count() == 0);
+    const steady::time_point start = steady::now();
+    CHECK(loop.run_until_complete(await_cancelled(sleeper)));
+    CHECK(steady::now() - start < 1s);
+    CHECK(cancelled == 1);
+    CHECK(sleeper.cancelled());
+}
+
+TEST_CASE("tasks with 16-byte-aligned results run as created tasks and return their value",
+          "[event_loop]") {
+    aio::event_loop loop;
+    auto pair = loop.create_task(make_aligned(1.5));
+    auto wide = loop.create_task(make_long_double(5.0L));
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    REQUIRE(pair.done());
+    CHECK(pair.result().a == 1.5);
+    CHECK(pair.result().b == 3.0);
+    CHECK(reinterpret_cast<std::uintptr_t>(&pair.result()) % 16 == 0);
+    CHECK(wide.result() == 2.5L);
 }

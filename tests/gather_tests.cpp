@@ -450,3 +450,109 @@ TEST_CASE("a gather that is never awaited destroys its task children", "[gather]
     }
     CHECK(counted::alive() == 0);
 }
+
+namespace {
+
+aio::task<int> hold_counted_briefly(counted c) {
+    co_await aio::sleep(1ms);
+    co_return c.value;
+}
+
+aio::task<int> count_alive_later(int& alive_seen) {
+    co_await aio::sleep(40ms);
+    alive_seen = counted::alive();
+    co_return 0;
+}
+
+aio::task<int> free_frames_early_with_tasks(int& alive_seen) {
+    std::vector<aio::task<int>> children;
+    children.push_back(hold_counted_briefly(counted(7)));
+    children.push_back(count_alive_later(alive_seen));
+    const std::vector<int> r = co_await aio::gather(std::move(children));
+    co_return r[0];
+}
+
+aio::task<int> free_frames_early_with_handles(int& alive_seen) {
+    std::vector<aio::task_handle<int>> children;
+    children.push_back(aio::create_task(hold_counted_briefly(counted(7))));
+    children.push_back(aio::create_task(count_alive_later(alive_seen)));
+    const std::vector<int> r = co_await aio::gather(std::move(children));  // the only handles
+    co_return r[0];
+}
+
+aio::task<std::vector<int>> gather_handles(std::vector<aio::task_handle<int>> handles) {
+    co_return co_await aio::gather(handles);
+}
+
+aio::task<bool> two_gathers_over_the_same_handles() {
+    std::vector<aio::task_handle<int>> handles;
+    for (int i = 0; i < 5; ++i) {
+        handles.push_back(aio::create_task(value_after(std::chrono::milliseconds(5 * (5 - i)), i)));
+    }
+    auto other = aio::create_task(gather_handles(handles));
+    auto g = aio::gather(handles);  // a second gather over the same, still running, tasks
+    const std::vector<int> mine = co_await g;
+    const std::vector<int> theirs = co_await other;
+    co_return mine == std::vector<int>{0, 1, 2, 3, 4} && theirs == mine;
+}
+
+aio::task<std::vector<int>> gather_made_before_the_children_finish() {
+    std::vector<aio::task_handle<int>> handles;
+    handles.push_back(aio::create_task(value_after(1ms, 1)));
+    handles.push_back(aio::create_task(value_after(2ms, 2)));
+    auto g = aio::gather(handles);
+    co_await aio::sleep(30ms);  // both finish before the gather is awaited
+    co_return co_await g;
+}
+
+struct no_default {
+    explicit no_default(int v) : value(v) {}
+    int value;
+};
+
+aio::task<no_default> make_no_default(std::chrono::milliseconds delay, int v) {
+    co_await aio::sleep(delay);
+    co_return no_default(v);
+}
+
+aio::task<std::vector<int>> gather_of_non_default_constructible() {
+    std::vector<aio::task<no_default>> children;
+    children.push_back(make_no_default(20ms, 1));
+    children.push_back(make_no_default(1ms, 2));
+    std::vector<no_default> r = co_await aio::gather(std::move(children));
+    co_return std::vector<int>{r[0].value, r[1].value};
+}
+
+} // namespace
+
+TEST_CASE("a range gather frees each task child's frame as soon as that child finishes",
+          "[gather]") {
+    counted::reset_counts();
+    int alive_seen = -1;
+    CHECK(aio::run(free_frames_early_with_tasks(alive_seen)) == 7);
+    CHECK(alive_seen == 0);  // the first child's frame (and its counted argument) was gone
+    CHECK(counted::alive() == 0);
+}
+
+TEST_CASE("a range gather lets go of each task handle as soon as that task finishes",
+          "[gather]") {
+    counted::reset_counts();
+    int alive_seen = -1;
+    CHECK(aio::run(free_frames_early_with_handles(alive_seen)) == 7);
+    CHECK(alive_seen == 0);
+    CHECK(counted::alive() == 0);
+}
+
+TEST_CASE("two gathers over the same running tasks both get every result", "[gather]") {
+    CHECK(aio::run(two_gathers_over_the_same_handles()));
+}
+
+TEST_CASE("a range gather of task handles counts the children that finish before it is awaited",
+          "[gather]") {
+    CHECK(aio::run(gather_made_before_the_children_finish()) == std::vector<int>{1, 2});
+}
+
+TEST_CASE("a range gather returns results that cannot be default-constructed, in range order",
+          "[gather]") {
+    CHECK(aio::run(gather_of_non_default_constructible()) == std::vector<int>{1, 2});
+}

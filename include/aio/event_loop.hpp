@@ -114,15 +114,16 @@ public:
         if (!t.valid()) {
             throw invalid_state_error("aio::event_loop::create_task: empty (moved-from) task");
         }
-        m_tasks.reserve_one();  // may throw: do it before taking ownership
-        m_ready.reserve_one();
+        m_tasks.reserve_one(m_unstarted == 0);  // may throw: do it before taking ownership
+        m_ready.reserve(2);
         auto coro = t.release();
         detail::task_root& root = coro.promise().make_root(this);
         root.m_refs = 2;  // the loop's reference and the handle's
         root.m_registered = true;
         root.m_debug = m_debug;
+        const std::size_t slot = m_tasks.next_slot();
         m_tasks.add(root);
-        m_ready.push(detail::make_ready_item(&root, detail::ready_kind::start_task));
+        queue_start(slot);
         return task_handle<T>(coro);
     }
     /// Tasks created on this loop that have not finished yet (len(asyncio.all_tasks())).
@@ -252,6 +253,25 @@ private:
 
     void run_once();
     void dispatch(std::uintptr_t item);
+    void start_tasks(std::size_t first, std::size_t count);
+    void start_task(detail::task_root& root);
+
+    // Queues the first step of the task in slot `slot` of m_tasks: extends the run of starts
+    // at the back of the ready queue if it was queued last and ends right before `slot`
+    // (see ready_queue.hpp). Room for two items was reserved.
+    void queue_start(std::size_t slot) noexcept {
+        ++m_unstarted;
+        if (m_ready.pushed() == m_start_run_mark) {
+            std::uintptr_t& count = m_ready.from_back(0);
+            if ((m_ready.from_back(1) >> 2) + count == slot) {
+                ++count;
+                return;
+            }
+        }
+        m_ready.push((static_cast<std::uintptr_t>(slot) << 2) | static_cast<std::uintptr_t>(detail::ready_kind::start_task));
+        m_ready.push(1);
+        m_start_run_mark = m_ready.pushed();
+    }
     void close_now() noexcept;
     void release(detail::task_root& root) noexcept override;
 
@@ -268,6 +288,8 @@ private:
     }
 
     detail::ready_queue m_ready;
+    std::size_t m_start_run_mark = 0;  // m_ready.pushed() right after the last run of starts
+    std::size_t m_unstarted = 0;       // tasks in those runs: m_tasks may not renumber slots
     detail::timer_queue m_timers;
     detail::task_registry m_tasks;  // pending created tasks (asyncio.all_tasks)
     detail::idle_wait m_idle;

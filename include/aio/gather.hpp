@@ -17,13 +17,18 @@
 // gather(aio::return_exceptions, ...) is asyncio's return_exceptions=True: every child runs to
 // its end, nothing is cancelled, and each result is an aio::outcome<T> (value or exception).
 //
-// Lifetime rules: the gather owns the task<T> children's frames until it is destroyed; results
-// are moved out of them. Handle children are shared: their results are copied (moved only for
-// move-only types). Bookkeeping costs one allocation for a range gather, none for arguments.
+// Lifetime rules: the gather owns the task<T> children's frames; results are moved out of
+// them. Handle children are shared: their results are copied (moved only for move-only types).
+// An argument gather keeps its children until it is destroyed and allocates nothing. A range
+// gather takes each child's result the moment it finishes and lets the child go right then (a
+// task child's frame is freed): its bookkeeping is one vector of children and the results, and
+// a gather of task handles is watching them from the moment it is made (see
+// detail/gather_range.hpp).
 #ifndef AIO_GATHER_HPP_INCLUDED
 #define AIO_GATHER_HPP_INCLUDED
 
 #include "detail/gather.hpp"
+#include "detail/gather_range.hpp"
 #include "outcome.hpp"
 
 #include <array>
@@ -41,42 +46,6 @@ namespace aio {
 
 namespace detail {
 
-template <class Child>
-auto take_value(Child& child) {
-    if constexpr (std::is_void_v<typename Child::value_type>) {
-        child.take();
-        return std::monostate{};
-    } else if constexpr (std::is_reference_v<typename Child::value_type>) {
-        return std::ref(child.take());
-    } else {
-        return child.take();
-    }
-}
-
-/// A child's outcome for gather(return_exceptions, ...).
-template <class Child>
-auto take_outcome(Child& child) {
-    using result = outcome<typename Child::value_type>;
-    if (std::exception_ptr error = child.error_of(child.root())) {
-        return result(std::move(error));
-    }
-    return result(take_value(child));
-}
-
-template <gather_policy Policy, class Child>
-using gather_element_t =
-    std::conditional_t<Policy == gather_policy::collect, outcome<typename Child::value_type>,
-                       typename outcome<typename Child::value_type>::value_type>;
-
-template <gather_policy Policy, class Child>
-auto take_result(Child& child) {
-    if constexpr (Policy == gather_policy::collect) {
-        return take_outcome(child);
-    } else {
-        return take_value(child);
-    }
-}
-
 template <gather_policy Policy, class... Children>
 class [[nodiscard]] gather_awaitable : private gather_core {
 public:
@@ -86,7 +55,7 @@ public:
         std::tuple<gather_value_t<typename Children::value_type>...>>;
 
     explicit gather_awaitable(Children&&... children)
-        : gather_core(Policy, &cancel_all), m_children(std::move(children)...) {}
+        : gather_core(Policy, sizeof...(Children), &cancel_all), m_children(std::move(children)...) {}
     ~gather_awaitable() { unlink(std::index_sequence_for<Children...>{}); }
 
     [[nodiscard]] bool await_ready() const noexcept { return sizeof...(Children) == 0; }
@@ -95,7 +64,7 @@ public:
     // suspend only if some child is still running afterwards (see detail/gather.hpp).
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> parent) {
-        begin(parent, root_of(parent), sizeof...(Children));
+        begin(parent);
         std::apply([loop = loop()](auto&... c) { (c.prepare(loop), ...); }, m_children);
         watch_all(std::index_sequence_for<Children...>{});
         cancel_if_parent_cancelled();
@@ -110,124 +79,52 @@ public:
     }
 
 private:
+    // A node per child, in this awaitable (no allocation); its callback knows the child's type.
+    struct node : completion_node {
+        gather_awaitable* m_self = nullptr;  // nullptr once the child finished
+    };
+
     static void cancel_all(gather_core& core) {
         auto& self = static_cast<gather_awaitable&>(core);
         std::apply([](auto&... c) { (cancel_root(c.root()), ...); }, self.m_children);
     }
+    template <std::size_t I>
+    static std::coroutine_handle<> on_complete(completion_node& n, task_root& child) noexcept {
+        gather_awaitable& self = *std::exchange(static_cast<node&>(n).m_self, nullptr);
+        child.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
+        const bool failed = child.failed();
+        std::exception_ptr error;
+        if (failed && Policy == gather_policy::cancel_on_error) {
+            try {
+                error = child_error(std::get<I>(self.m_children));
+            } catch (...) {  // no memory for a cancelled_error: report that instead
+                error = std::current_exception();
+            }
+        }
+        return self.child_finished(failed, std::move(error));
+    }
+    template <std::size_t I>
+    void watch_one() noexcept {
+        task_root& child = std::get<I>(m_children).root();
+        m_nodes[I].m_on_complete = &on_complete<I>;
+        m_nodes[I].m_self = this;
+        if (child.done()) {
+            (void)on_complete<I>(m_nodes[I], child);
+        } else {
+            child.add_waiter(m_nodes[I]);
+        }
+    }
     template <std::size_t... I>
-    void watch_all(std::index_sequence<I...>) {
-        (watch(m_nodes[I], std::get<I>(m_children)), ...);
+    void watch_all(std::index_sequence<I...>) noexcept {
+        (watch_one<I>(), ...);
     }
     template <std::size_t... I>
     void unlink(std::index_sequence<I...>) noexcept {
-        (unlink_one(m_nodes[I], std::get<I>(m_children)), ...);
-    }
-    template <class Child>
-    static void unlink_one(gather_node& node, Child& child) noexcept {
-        if (node.m_core != nullptr && !child.root().done()) {
-            child.root().remove_waiter(node);  // loop teardown while the gather was pending
-        }
+        ((m_nodes[I].m_self != nullptr ? std::get<I>(m_children).root().remove_waiter(m_nodes[I]) : void()), ...);
     }
 
     std::tuple<Children...> m_children;
-    std::array<gather_node, sizeof...(Children)> m_nodes{};
-};
-
-template <gather_policy Policy, class Child>
-class [[nodiscard]] gather_range_awaitable : private gather_core {
-public:
-    using result_type = std::vector<gather_element_t<Policy, Child>>;
-
-    template <class Range>
-    explicit gather_range_awaitable(Range&& range) : gather_core(Policy, &cancel_all) {
-        if constexpr (std::ranges::sized_range<Range>) {
-            m_slots.reserve(std::ranges::size(range));  // the one allocation of bookkeeping
-        }
-        std::size_t i = 0;
-        for (auto&& element : range) {
-            if constexpr (std::ranges::random_access_range<Range> && std::ranges::sized_range<Range>) {
-                // copying a handle bumps the count in its frame: prefetch the frames ahead
-                if (i + prefetch_distance < std::ranges::size(range)) {
-                    prefetch_element(std::ranges::begin(range)[i + prefetch_distance]);
-                }
-                ++i;
-            }
-            if constexpr (std::is_lvalue_reference_v<Range>) {
-                m_slots.emplace_back(Child(element));
-            } else {
-                m_slots.emplace_back(Child(std::move(element)));
-            }
-        }
-    }
-    // Each pass over the children below touches every child's frame once; with more children
-    // than fit in cache each touch is a miss, so the frames are prefetched a few slots ahead.
-    ~gather_range_awaitable() {
-        for (slot& s : m_slots) {
-            if (s.node.m_core != nullptr && !s.child.root().done()) {
-                s.child.root().remove_waiter(s.node);
-            }
-        }
-    }
-
-    [[nodiscard]] bool await_ready() const noexcept { return m_slots.empty(); }
-
-    // why: as for the argument gather — root, watch, then start each child in order.
-    template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> parent) {
-        begin(parent, root_of(parent), m_slots.size());
-        for (slot& s : m_slots) {
-            s.child.prepare(loop());
-        }
-        for (std::size_t i = 0; i < m_slots.size(); ++i) {
-            prefetch_child(i + prefetch_distance);
-            watch(m_slots[i].node, m_slots[i].child);
-        }
-        cancel_if_parent_cancelled();
-        for (slot& s : m_slots) {
-            s.child.start();
-        }
-        return end_start();
-    }
-
-    result_type await_resume() {
-        rethrow_if_failed();
-        result_type results;
-        results.reserve(m_slots.size());
-        for (std::size_t i = 0; i < m_slots.size(); ++i) {
-            prefetch_child(i + prefetch_distance);
-            results.push_back(take_result<Policy>(m_slots[i].child));
-            m_slots[i].child.drop();  // while its frame is in cache, not in our destructor
-        }
-        return results;
-    }
-
-private:
-    struct slot {
-        explicit slot(Child&& c) : child(std::move(c)) {}
-        gather_node node;
-        Child child;
-    };
-
-    template <class T>
-    static void prefetch_element(const task_handle<T>& h) noexcept {
-        prefetch_for_write(reinterpret_cast<std::uintptr_t>(h.promise_handle().address()), 64);
-    }
-    template <class Other>
-    static void prefetch_element(const Other&) noexcept {}  // moving a task touches no frame
-
-    void prefetch_child(std::size_t i) const noexcept {
-        if (i < m_slots.size()) {
-            prefetch_for_write(m_slots[i].child.frame_address(), 128);
-        }
-    }
-
-    static void cancel_all(gather_core& core) {
-        for (slot& s : static_cast<gather_range_awaitable&>(core).m_slots) {
-            cancel_root(s.child.root());
-        }
-    }
-
-    std::vector<slot> m_slots;
+    std::array<node, sizeof...(Children)> m_nodes{};
 };
 
 template <class T>

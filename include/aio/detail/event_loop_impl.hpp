@@ -37,14 +37,54 @@ inline void event_loop::run_once() {
             }
         }
     }
-    // Only what was ready when the iteration began: work scheduled now waits for the next one.
+    // Only what was ready when the iteration began: work scheduled now waits for the next one
+    // (and a run of starts queued before now must not grow: see queue_start).
+    m_start_run_mark = 0;
     for (std::size_t n = m_ready.size(); n > 0; --n) {
-        if (n > detail::prefetch_distance) {
-            // a frame, or a task root 16 bytes into its frame: from the frame's start on
-            const std::uintptr_t ahead = m_ready.peek(detail::prefetch_distance) & ~std::uintptr_t{3};
-            detail::prefetch_for_write(ahead - 16, 128);
+        const std::uintptr_t item = m_ready.pop();
+        if (detail::kind_of(item) == detail::ready_kind::start_task) {
+            --n;
+            start_tasks(item >> 2, m_ready.pop());
+            continue;
         }
-        dispatch(m_ready.pop());
+        if (n > detail::prefetch_distance) {
+            const std::uintptr_t ahead = m_ready.peek(detail::prefetch_distance);
+            if (detail::kind_of(ahead) == detail::ready_kind::resume) {
+                detail::prefetch_for_write(ahead, 128);  // the frame to resume soon
+            }
+        }
+        dispatch(item);
+    }
+}
+
+// A run of first steps: the tasks in slots [first, first + count) of m_tasks, in order.
+inline void event_loop::start_tasks(std::size_t first, std::size_t count) {
+    for (std::size_t slot = first; slot < first + count; ++slot) {
+        if (slot + detail::prefetch_distance < first + count) {
+            if (const detail::task_root* ahead = m_tasks.at(slot + detail::prefetch_distance)) {
+                detail::prefetch_for_write(reinterpret_cast<std::uintptr_t>(ahead) - 16, 128);  // its frame
+            }
+        }
+        --m_unstarted;
+        if (detail::task_root* root = m_tasks.at(slot)) {
+            start_task(*root);
+        }
+    }
+}
+
+inline void event_loop::start_task(detail::task_root& root) {
+    const time_point started = m_debug ? clock::now() : time_point{};
+    if (root.take_pending_cancel()) {
+        (void)root.finish_cancelled_before_start();  // a created task: waiters are scheduled
+    } else {
+        root.coroutine().resume();
+    }
+    if (m_debug) {
+        const auto took = clock::now() - started;
+        if (took > slow_callback_duration) {
+            std::fprintf(stderr, "aio: a task step took %.3f seconds\n",
+                         std::chrono::duration<double>(took).count());
+        }
     }
 }
 
@@ -55,15 +95,8 @@ inline void event_loop::dispatch(std::uintptr_t item) {
     case detail::ready_kind::resume:
         std::coroutine_handle<>::from_address(p).resume();
         break;
-    case detail::ready_kind::start_task: {
-        auto& root = *static_cast<detail::task_root*>(p);
-        if (root.take_pending_cancel()) {
-            (void)root.finish_cancelled_before_start();  // a created task: waiters are scheduled
-        } else {
-            root.coroutine().resume();
-        }
-        break;
-    }
+    case detail::ready_kind::start_task:
+        break;  // handled by run_once (a run of starts takes two items)
     case detail::ready_kind::hook: {
         auto* hook = static_cast<detail::ready_hook*>(p);
         hook->m_fn(*hook);
@@ -114,8 +147,14 @@ inline void event_loop::close_now() noexcept {
     // do not touch the heap. 3. Drop the loop's reference to each pending task: a frame nobody
     // else holds is destroyed now, the rest when their last handle goes.
     while (!m_ready.empty()) {
-        drop_callback(m_ready.pop());
+        const std::uintptr_t item = m_ready.pop();
+        if (detail::kind_of(item) == detail::ready_kind::start_task) {
+            (void)m_ready.pop();  // the count; the tasks themselves are in m_tasks
+        } else {
+            drop_callback(item);
+        }
     }
+    m_unstarted = 0;
     m_timers.clear([&](detail::timer_node& node) noexcept { drop_callback(node.m_target); });
     std::vector<detail::task_root*> tasks = m_tasks.take_all();
     for (detail::task_root* root : tasks) {

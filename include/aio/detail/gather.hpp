@@ -2,11 +2,11 @@
 // The machinery behind aio::gather: children as independent roots, one counter, one parent.
 //
 // Every child becomes a root (a plain task is rooted in place; a task handle already is one),
-// so each can be cancelled on its own. The gather hangs one completion_node per child on the
-// child's waiter list; the node only decrements `remaining` and, at zero, hands back the parent.
-// Children are started inline, in argument order, inside the parent's await_suspend; when all
-// of them finish before await_suspend returns, the parent does not suspend at all (the same
-// "finished inline" rule as task_promise.hpp, so no stack growth).
+// so each can be cancelled on its own. The gather waits on every child's waiter list and
+// counts them down; the last one hands back the parent. Task children are started inline, in
+// argument order, inside the parent's await_suspend; when all of them finish before
+// await_suspend returns, the parent does not suspend at all (the same "finished inline" rule
+// as task_promise.hpp, so no stack growth).
 //
 // Failure policy (TaskGroup-like, see README): the first child to fail — in completion order —
 // has its exception rethrown, after its siblings were cancelled and have all finished. With
@@ -14,15 +14,16 @@
 #ifndef AIO_DETAIL_GATHER_HPP_INCLUDED
 #define AIO_DETAIL_GATHER_HPP_INCLUDED
 
+#include "../outcome.hpp"
 #include "../task.hpp"
 #include "../task_handle.hpp"
 #include "awaitable_traits.hpp"
-#include "prefetch.hpp"
 #include "task_root.hpp"
 
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <type_traits>
 #include <utility>
@@ -37,6 +38,7 @@ template <class T>
 class gather_task_child {
 public:
     using value_type = T;
+    using promise_type = task_promise<T>;
     explicit gather_task_child(task<T>&& t) : m_task(std::move(t)) {
         if (!m_task.valid()) {
             throw invalid_state_error("aio: empty (moved-from) task");
@@ -47,17 +49,13 @@ public:
         requires(!std::is_same_v<std::remove_cvref_t<A>, task<T>>)
     explicit gather_task_child(A&& a)
         : gather_task_child(awaitable_task<std::remove_cvref_t<A>>(std::forward<A>(a))) {}
-    task_root& root() {
+
+    /// False once the child finished and gave its frame back (range gather).
+    [[nodiscard]] bool valid() const noexcept { return m_task.valid(); }
+    task_root& root() const noexcept { return m_task.handle().promise().m_own; }
+    void prepare(root_owner* loop) noexcept {
         auto h = m_task.handle();
-        return h.promise().m_own;
-    }
-    void prepare(root_owner* loop) {
-        auto h = m_task.handle();
-        h.promise().make_root(loop).m_refs = 1;  // owned by this child; never released to zero
-    }
-    /// The exception the child ended with (nullptr if it returned); type-erased for the core.
-    static std::exception_ptr error_of(task_root& root) {
-        return static_cast<task_promise<T>&>(promise_base::of(root)).exception();
+        h.promise().make_root(loop).m_refs = 1;  // this child's reference (see release())
     }
     void start() {
         task_root& r = root();
@@ -75,12 +73,12 @@ public:
             return T(std::move(h.promise()).result());
         }
     }
-    /// Where the child's frame is, without touching it (for prefetching).
+    /// Gives up the frame of a child that has just finished (called from its completion):
+    /// the reference that finish() holds keeps it alive until finish() is done with it.
+    void release() noexcept { m_task.release().promise().m_own.release(); }
     [[nodiscard]] std::uintptr_t frame_address() const noexcept {
         return reinterpret_cast<std::uintptr_t>(m_task.handle().address());
     }
-    /// Frees the frame once the result was taken (while the frame is still in cache).
-    void drop() noexcept { m_task = task<T>(); }
 
 private:
     task<T> m_task;
@@ -91,16 +89,15 @@ template <class T>
 class gather_handle_child {
 public:
     using value_type = T;
+    using promise_type = task_promise<T>;
     explicit gather_handle_child(task_handle<T> h) : m_handle(std::move(h)) {
         if (!m_handle.valid()) {
             throw invalid_state_error("aio: empty task handle");
         }
     }
-    task_root& root() { return m_handle.root(); }
+    [[nodiscard]] bool valid() const noexcept { return m_handle.valid(); }
+    task_root& root() const noexcept { return m_handle.root(); }
     void prepare(root_owner*) noexcept {}
-    static std::exception_ptr error_of(task_root& root) {
-        return static_cast<task_promise<T>&>(promise_base::of(root)).exception();
-    }
     void start() noexcept {}
     decltype(auto) take() {
         // Other handles may share the result: copy it when possible, move only if we must.
@@ -110,15 +107,22 @@ public:
             return T(std::move(m_handle.promise()).result());
         }
     }
+    /// Drops the gather's reference (the task's own result stays with the other handles).
+    void release() noexcept { m_handle = task_handle<T>(); }
     [[nodiscard]] std::uintptr_t frame_address() const noexcept {
         return reinterpret_cast<std::uintptr_t>(m_handle.promise_handle().address());
     }
-    /// Drops the gather's reference once the result was taken.
-    void drop() noexcept { m_handle = task_handle<T>(); }
 
 private:
     task_handle<T> m_handle;
 };
+
+/// The exception a finished child ended with (a fresh cancelled_error if it was cancelled
+/// before it started); nullptr if it returned. Marks it retrieved: the gather reports it.
+template <class Child>
+std::exception_ptr child_error(const Child& child) {
+    return static_cast<typename Child::promise_type&>(promise_base::of(child.root())).exception();
+}
 
 template <class A>
 struct gather_child_of;
@@ -151,16 +155,42 @@ concept gatherable = requires { typename gather_child_t<A>; };
 template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
-struct gather_node : completion_node {
-    class gather_core* m_core = nullptr;
-    std::exception_ptr (*m_error_of)(task_root&) = nullptr;  // the child's exception, typed
-};
+template <class Child>
+auto take_value(Child& child) {
+    if constexpr (std::is_void_v<typename Child::value_type>) {
+        child.take();
+        return std::monostate{};
+    } else if constexpr (std::is_reference_v<typename Child::value_type>) {
+        return std::ref(child.take());
+    } else {
+        return child.take();
+    }
+}
+
+/// What one child contributes: its value, or (gather(return_exceptions, ...)) its outcome.
+template <gather_policy Policy, class Child>
+using gather_element_t =
+    std::conditional_t<Policy == gather_policy::collect, outcome<typename Child::value_type>,
+                       typename outcome<typename Child::value_type>::value_type>;
+
+template <gather_policy Policy, class Child>
+gather_element_t<Policy, Child> take_result(Child& child) {
+    if constexpr (Policy == gather_policy::collect) {
+        using result = outcome<typename Child::value_type>;
+        if (std::exception_ptr error = child_error(child)) {
+            return result(std::move(error));
+        }
+        return result(take_value(child));
+    } else {
+        return take_value(child);
+    }
+}
 
 /// The counter, the parent and the failure policy; the derived awaitable owns the children.
 class gather_core : protected cancel_hook {
 protected:
-    explicit gather_core(gather_policy policy, void (*cancel_children)(gather_core&)) noexcept
-        : m_cancel_children(cancel_children), m_policy(policy) {
+    gather_core(gather_policy policy, std::size_t children, void (*cancel_children)(gather_core&)) noexcept
+        : m_cancel_children(cancel_children), m_remaining(children), m_policy(policy) {
         m_on_cancel = &on_cancel;
     }
     gather_core(const gather_core&) = delete;
@@ -171,27 +201,29 @@ protected:
         }
     }
 
-    /// The loop the children run on: the parent's (nullptr outside any loop).
-    root_owner* loop() const noexcept { return m_parent_root != nullptr ? m_parent_root->m_loop : nullptr; }
+    [[nodiscard]] bool all_finished() const noexcept { return m_remaining == 0; }
+    void set_children(std::size_t n) noexcept { m_remaining = n; }
 
-    void begin(std::coroutine_handle<> parent, task_root* parent_root, std::size_t count) noexcept {
-        m_parent = parent;
-        m_parent_root = parent_root;
-        m_remaining = count;
-        m_starting = true;
+    /// While held, a failure's "cancel the siblings" waits: the children are still being
+    /// gathered (the range constructor) and the rest must be cancelled too.
+    void hold_cancellations() noexcept { m_holding = true; }
+    void release_cancellations() {
+        m_holding = false;
+        if (std::exchange(m_cancel_due, false)) {
+            m_cancel_children(*this);
+        }
     }
 
-    template <class Child>
-    void watch(gather_node& node, Child& c) noexcept {
-        task_root& child = c.root();
-        node.m_core = this;
-        node.m_error_of = &Child::error_of;
-        node.m_on_complete = &on_child_complete;
-        if (child.done()) {
-            (void)on_child_complete(node, child);
-        } else {
-            child.add_waiter(node);
-        }
+    /// await_suspend, first half: who to resume; the children start after this.
+    template <class Promise>
+    void begin(std::coroutine_handle<Promise> parent) noexcept {
+        m_parent = parent;
+        m_parent_root = root_of(parent);
+        m_starting = true;
+    }
+    /// The loop the children run on: the parent's (nullptr outside any loop).
+    [[nodiscard]] root_owner* loop() const noexcept {
+        return m_parent_root != nullptr ? m_parent_root->m_loop : nullptr;
     }
 
     /// A cancellation that reached the parent before the gather began cancels the children.
@@ -202,7 +234,7 @@ protected:
         }
     }
 
-    /// True when the parent must suspend (some child is still running).
+    /// await_suspend, second half: true when the parent must suspend (a child still runs).
     bool end_start() {
         m_starting = false;
         if (m_remaining == 0) {
@@ -217,6 +249,33 @@ protected:
         return true;
     }
 
+    /// A child finished; `error` is what it failed with, if it did (under cancel_on_error).
+    /// Returns the parent to resume when this was the last child and the parent is parked.
+    std::coroutine_handle<> child_finished(bool failed, std::exception_ptr error) noexcept {
+        if (failed && !m_failed) {
+            m_failed = true;
+            m_first_error = std::move(error);
+            if (m_policy == gather_policy::cancel_on_error) {
+                cancel_children();
+            }
+        }
+        if (--m_remaining != 0 || m_starting || !m_parent) {
+            return nullptr;  // more to come, or await_suspend (if it ran yet) sees remaining == 0
+        }
+        if (m_parent_root != nullptr) {
+            m_parent_root->unpark(*this);
+        }
+        return m_parent;
+    }
+
+    /// Makes the gather fail as a whole (a result could not be stored): always rethrown.
+    void fail(std::exception_ptr error) noexcept {
+        if (!m_broken) {
+            m_broken = std::move(error);
+            cancel_children();
+        }
+    }
+
     /// Throws what the gather as a whole ended with (cancellation first, then the first error).
     void rethrow_if_failed() {
         if (m_parent_root != nullptr) {
@@ -228,7 +287,10 @@ protected:
         if (m_cancelled) {
             throw cancelled_error{};
         }
-        if (m_first_error != nullptr && m_policy == gather_policy::cancel_on_error) {
+        if (m_broken) {
+            std::rethrow_exception(m_broken);
+        }
+        if (m_failed && m_policy == gather_policy::cancel_on_error) {
             std::rethrow_exception(m_first_error);
         }
     }
@@ -239,31 +301,13 @@ protected:
         }
     }
 
-    gather_policy policy() const noexcept { return m_policy; }
-
 private:
-    static std::coroutine_handle<> on_child_complete(completion_node& node, task_root& child) {
-        // m_core doubles as "still linked": cleared, the gather's destructor need not look at
-        // the child (a cache miss per child, a million of them in a big gather).
-        auto& gnode = static_cast<gather_node&>(node);
-        gather_core& core = *std::exchange(gnode.m_core, nullptr);
-        child.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
-        if (child.failed() && core.m_first_error == nullptr) {
-            core.m_first_error = gnode.m_error_of(child);
-            if (core.m_policy == gather_policy::cancel_on_error) {
-                core.m_cancel_children(core);
-            }
+    void cancel_children() noexcept {
+        if (m_holding) {
+            m_cancel_due = true;
+        } else {
+            m_cancel_children(*this);
         }
-        if (--core.m_remaining != 0) {
-            return nullptr;
-        }
-        if (core.m_starting) {
-            return nullptr;  // await_suspend is still on the stack and sees remaining == 0
-        }
-        if (core.m_parent_root != nullptr) {
-            core.m_parent_root->unpark(core);
-        }
-        return core.m_parent;
     }
 
     static bool on_cancel(cancel_hook& hook) {
@@ -277,10 +321,14 @@ private:
     std::coroutine_handle<> m_parent;
     task_root* m_parent_root = nullptr;
     std::exception_ptr m_first_error;
-    std::size_t m_remaining = 0;
+    std::exception_ptr m_broken;
+    std::size_t m_remaining;
     gather_policy m_policy;
     bool m_starting = false;
+    bool m_failed = false;
     bool m_cancelled = false;
+    bool m_holding = false;
+    bool m_cancel_due = false;
 };
 
 } // namespace aio::detail

@@ -2,10 +2,16 @@
 // The loop's ready queue: a FIFO ring buffer of tagged pointers.
 //
 // An item is a coroutine frame address to resume (the hot path: a woken sleep, a yield), a
-// call_soon callback, a created task's first step, or an intrusive ready_hook. All of them share one queue so that they
-// run in the order they were scheduled, as asyncio's single _ready deque does. Frames and
-// callback nodes are at least 8-byte aligned, which leaves the low bits for the tag; pushing
-// and popping allocate nothing once the buffer has grown to the working size.
+// call_soon callback, an intrusive ready_hook, or the first steps of created tasks. All of
+// them share one queue so that they run in the order they were scheduled, as asyncio's single
+// _ready deque does. Frames and callback nodes are at least 8-byte aligned, which leaves the
+// low bits for the tag; pushing and popping allocate nothing once the buffer has grown to the
+// working size.
+//
+// Created tasks are queued as runs: one item "start the tasks in the loop's task list from
+// slot s on" followed by a count, which the next create_task extends while nothing else was
+// queued in between. A program that creates a million tasks in a row queues two words, not a
+// million (the loop's task list already holds them, in creation order).
 #ifndef AIO_DETAIL_READY_QUEUE_HPP_INCLUDED
 #define AIO_DETAIL_READY_QUEUE_HPP_INCLUDED
 
@@ -39,9 +45,9 @@ public:
     [[nodiscard]] bool empty() const noexcept { return m_size == 0; }
     [[nodiscard]] std::size_t size() const noexcept { return m_size; }
 
-    /// Makes room for one more push, so that the push itself cannot throw.
-    void reserve_one() {
-        if (m_size == m_capacity) {
+    /// Makes room for `n` more pushes, so that the pushes themselves cannot throw.
+    void reserve(std::size_t n) {
+        while (m_capacity - m_size < n) {
             grow();
         }
     }
@@ -52,11 +58,18 @@ public:
         }
         m_items[(m_head + m_size) & (m_capacity - 1)] = item;
         ++m_size;
+        ++m_pushed;
     }
+    /// How many items were ever pushed: tells whether anything was queued since a moment.
+    [[nodiscard]] std::size_t pushed() const noexcept { return m_pushed; }
 
     /// The item `k` places behind the front (k < size()).
     [[nodiscard]] std::uintptr_t peek(std::size_t k) const noexcept {
         return m_items[(m_head + k) & (m_capacity - 1)];
+    }
+    /// The item `k` places before the back (k < size()).
+    [[nodiscard]] std::uintptr_t& from_back(std::size_t k) noexcept {
+        return m_items[(m_head + m_size - 1 - k) & (m_capacity - 1)];
     }
 
     std::uintptr_t pop() noexcept {
@@ -82,6 +95,7 @@ private:
     std::size_t m_capacity = 0;
     std::size_t m_head = 0;
     std::size_t m_size = 0;
+    std::size_t m_pushed = 1;  // never 0, so that a mark of 0 means "no run of starts"
 };
 
 } // namespace aio::detail

@@ -23,13 +23,14 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return m_live; }
     [[nodiscard]] bool empty() const noexcept { return m_live == 0; }
 
-    /// Makes room for one add() so that add() cannot throw.
-    void reserve_one() {
-        if (m_slots.size() >= max_slots && m_live > max_slots / 2) {
+    /// Makes room for one add() so that add() cannot throw. `may_compact`: no slot number is
+    /// held anywhere (the ready queue refers to unstarted tasks by slot).
+    void reserve_one(bool may_compact) {
+        if (m_slots.size() >= max_slots && (m_live > max_slots / 2 || !may_compact)) {
             throw std::length_error("aio::event_loop: too many pending tasks");
         }
         if (m_slots.size() == m_slots.capacity()) {
-            if (m_live <= m_slots.size() / 2 && !m_slots.empty()) {
+            if (may_compact && m_live <= m_slots.size() / 2 && !m_slots.empty()) {
                 compact();
             } else {
                 reserve_one_more(m_slots);
@@ -45,6 +46,9 @@ public:
         m_slots[root.m_owner_index] = nullptr;
         --m_live;
     }
+    /// The task in slot `i` (nullptr: finished).
+    [[nodiscard]] task_root* at(std::size_t i) const noexcept { return m_slots[i]; }
+    [[nodiscard]] std::size_t next_slot() const noexcept { return m_slots.size(); }
 
     /// The live tasks, in creation order.
     [[nodiscard]] std::vector<task_root*> live() const {
