@@ -74,8 +74,9 @@ public:
 
     result_type await_resume() {
         rethrow_if_failed();
-        return std::apply([](auto&... c) { return result_type(take_result<Policy>(c)...); },
-                          m_children);
+        return std::apply(
+            [](auto&... c) { return result_type(take_result<Policy, std::remove_cvref_t<decltype(c)>>(c.root())...); },
+            m_children);
     }
 
 private:
@@ -96,7 +97,7 @@ private:
         std::exception_ptr error;
         if (failed && Policy == gather_policy::cancel_on_error) {
             try {
-                error = child_error(std::get<I>(self.m_children));
+                error = child_error<std::tuple_element_t<I, std::tuple<Children...>>>(child);
             } catch (...) {  // no memory for a cancelled_error: report that instead
                 error = std::current_exception();
             }

@@ -30,6 +30,11 @@
 
 namespace aio {
 
+namespace detail {
+template <class T>
+class gather_handle_child;
+}
+
 template <class T = void>
 class task_handle {
 public:
@@ -93,6 +98,9 @@ public:
     [[nodiscard]] std::coroutine_handle<promise_type> promise_handle() const noexcept { return m_coro; }
 
 private:
+    template <class>
+    friend class detail::gather_handle_child;  // takes over or adds a reference without a copy
+
     void require_done(const char* what) const {
         if (!m_coro) {
             fail(what, ": empty handle");

@@ -50,12 +50,12 @@ public:
     explicit gather_task_child(A&& a)
         : gather_task_child(awaitable_task<std::remove_cvref_t<A>>(std::forward<A>(a))) {}
 
-    /// False once the child finished and gave its frame back (range gather).
+    /// False once the child finished and was let go (range gather).
     [[nodiscard]] bool valid() const noexcept { return m_task.valid(); }
     task_root& root() const noexcept { return m_task.handle().promise().m_own; }
     void prepare(root_owner* loop) noexcept {
         auto h = m_task.handle();
-        h.promise().make_root(loop).m_refs = 1;  // this child's reference (see release())
+        h.promise().make_root(loop).m_refs = 1;  // this child's reference (see let_go)
     }
     void start() {
         task_root& r = root();
@@ -65,17 +65,22 @@ public:
             r.coroutine().resume();
         }
     }
-    decltype(auto) take() {
-        auto h = m_task.handle();
+    /// The finished child's result, from its root alone (a range gather reads no slot).
+    static decltype(auto) take(task_root& root) {
+        auto& promise = static_cast<promise_type&>(promise_base::of(root));
         if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
-            return h.promise().result();
+            return promise.result();
         } else {
-            return T(std::move(h.promise()).result());
+            return T(std::move(promise).result());
         }
     }
-    /// Gives up the frame of a child that has just finished (called from its completion):
-    /// the reference that finish() holds keeps it alive until finish() is done with it.
-    void release() noexcept { m_task.release().promise().m_own.release(); }
+    decltype(auto) take() { return take(root()); }
+    /// Lets go of a child that has just finished (called from its completion): drops this
+    /// child's reference, so the frame is freed once finish() is done with it, and forgets it.
+    void let_go(task_root& finished) noexcept {
+        (void)m_task.release();
+        finished.release();
+    }
     [[nodiscard]] std::uintptr_t frame_address() const noexcept {
         return reinterpret_cast<std::uintptr_t>(m_task.handle().address());
     }
@@ -84,44 +89,62 @@ private:
     task<T> m_task;
 };
 
-/// A child given as a task_handle<T>: already scheduled by the loop; the gather shares it.
+/// A child given as a task_handle<T>: already scheduled by the loop; the gather shares it and
+/// holds one reference (managed here, so that it can be dropped through the root alone).
 template <class T>
 class gather_handle_child {
 public:
     using value_type = T;
     using promise_type = task_promise<T>;
-    explicit gather_handle_child(task_handle<T> h) : m_handle(std::move(h)) {
-        if (!m_handle.valid()) {
-            throw invalid_state_error("aio: empty task handle");
+    explicit gather_handle_child(const task_handle<T>& h) : m_coro(checked(h.m_coro)) { root().add_ref(); }
+    explicit gather_handle_child(task_handle<T>&& h) : m_coro(checked(std::exchange(h.m_coro, {}))) {}
+    gather_handle_child(gather_handle_child&& other) noexcept : m_coro(std::exchange(other.m_coro, {})) {}
+    gather_handle_child& operator=(gather_handle_child&&) = delete;
+    ~gather_handle_child() {
+        if (m_coro) {
+            root().release();
         }
     }
-    [[nodiscard]] bool valid() const noexcept { return m_handle.valid(); }
-    task_root& root() const noexcept { return m_handle.root(); }
+
+    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(m_coro); }
+    task_root& root() const noexcept { return m_coro.promise().m_own; }
     void prepare(root_owner*) noexcept {}
     void start() noexcept {}
-    decltype(auto) take() {
+    static decltype(auto) take(task_root& root) {
+        auto& promise = static_cast<promise_type&>(promise_base::of(root));
         // Other handles may share the result: copy it when possible, move only if we must.
         if constexpr (std::is_void_v<T> || std::is_reference_v<T> || std::is_copy_constructible_v<T>) {
-            return m_handle.result();
+            return promise.result();
         } else {
-            return T(std::move(m_handle.promise()).result());
+            return T(std::move(promise).result());
         }
     }
-    /// Drops the gather's reference (the task's own result stays with the other handles).
-    void release() noexcept { m_handle = task_handle<T>(); }
+    decltype(auto) take() { return take(root()); }
+    /// Drops the gather's reference (the result stays with the other handles) and forgets it.
+    void let_go(task_root& finished) noexcept {
+        m_coro = {};
+        finished.release();
+    }
     [[nodiscard]] std::uintptr_t frame_address() const noexcept {
-        return reinterpret_cast<std::uintptr_t>(m_handle.promise_handle().address());
+        return reinterpret_cast<std::uintptr_t>(m_coro.address());
     }
 
 private:
-    task_handle<T> m_handle;
+    static std::coroutine_handle<promise_type> checked(std::coroutine_handle<promise_type> h) {
+        if (!h) {
+            throw invalid_state_error("aio: empty task handle");
+        }
+        return h;
+    }
+
+    std::coroutine_handle<promise_type> m_coro;
 };
 
 /// The exception a finished child ended with (a fresh cancelled_error if it was cancelled
 /// before it started); nullptr if it returned. Marks it retrieved: the gather reports it.
 template <class Child>
-std::exception_ptr child_error(const Child& child) {
-    return static_cast<typename Child::promise_type&>(promise_base::of(child.root())).exception();
+std::exception_ptr child_error(task_root& root) {
+    return static_cast<typename Child::promise_type&>(promise_base::of(root)).exception();
 }
 
 template <class A>
@@ -156,14 +179,14 @@ template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 template <class Child>
-auto take_value(Child& child) {
+auto take_value(task_root& root) {
     if constexpr (std::is_void_v<typename Child::value_type>) {
-        child.take();
+        Child::take(root);
         return std::monostate{};
     } else if constexpr (std::is_reference_v<typename Child::value_type>) {
-        return std::ref(child.take());
+        return std::ref(Child::take(root));
     } else {
-        return child.take();
+        return Child::take(root);
     }
 }
 
@@ -174,15 +197,15 @@ using gather_element_t =
                        typename outcome<typename Child::value_type>::value_type>;
 
 template <gather_policy Policy, class Child>
-gather_element_t<Policy, Child> take_result(Child& child) {
+gather_element_t<Policy, Child> take_result(task_root& root) {
     if constexpr (Policy == gather_policy::collect) {
         using result = outcome<typename Child::value_type>;
-        if (std::exception_ptr error = child_error(child)) {
+        if (std::exception_ptr error = child_error<Child>(root)) {
             return result(std::move(error));
         }
-        return result(take_value(child));
+        return result(take_value<Child>(root));
     } else {
-        return take_value(child);
+        return take_value<Child>(root);
     }
 }
 

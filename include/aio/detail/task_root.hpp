@@ -200,18 +200,21 @@ public:
     std::uint32_t m_refs;
     std::uint32_t m_owner_index;  // the loop's bookkeeping slot (its task list)
     std::uint32_t m_wait_index;   // see add_shared_waiter
-    std::uint8_t m_cancel_requests;     // saturates (a count of cancel() calls, see cancelling())
+    // The last four bytes are all initialised (spare bits too), so that a new frame's promise
+    // costs one 32-bit store.
+    std::uint8_t m_cancel_requests = 0;       // saturates (a count of cancel() calls, see cancelling())
     await_state m_state = await_state::idle;  // the promise's (task_promise.hpp)
-    bool m_is_root : 1 = false;
-    bool m_has_value : 1 = false;  // the promise's union holds the co_return value
-    bool m_has_error : 1 = false;  // ... or the exception the body ended with
-    bool m_cancelled : 1 = false;  // ended by cancellation (with or without an exception object)
-    bool m_done : 1 = false;
-    bool m_retrieved : 1 = false;  // someone looked at the exception (no "never retrieved")
-    bool m_registered : 1 = false; // a created task: the loop holds a reference and a slot
-    bool m_debug : 1 = false;      // report "destroyed but pending" (loop debug mode)
-    bool m_must_cancel : 1 = false;
-    bool m_in_cancel : 1 = false;  // request_cancel is running this root's hook
+    std::uint16_t m_is_root : 1 = 0;
+    std::uint16_t m_has_value : 1 = 0;   // the promise's union holds the co_return value
+    std::uint16_t m_has_error : 1 = 0;   // ... or the exception the body ended with
+    std::uint16_t m_cancelled : 1 = 0;   // ended by cancellation (with or without an exception object)
+    std::uint16_t m_done : 1 = 0;
+    std::uint16_t m_retrieved : 1 = 0;   // someone looked at the exception (no "never retrieved")
+    std::uint16_t m_registered : 1 = 0;  // a created task: the loop holds a reference and a slot
+    std::uint16_t m_debug : 1 = 0;       // report "destroyed but pending" (loop debug mode)
+    std::uint16_t m_must_cancel : 1 = 0;
+    std::uint16_t m_in_cancel : 1 = 0;   // request_cancel is running this root's hook
+    std::uint16_t m_spare : 6 = 0;
 
     static constexpr std::uint8_t max_cancel_requests = 0xff;
 
