@@ -120,6 +120,10 @@ public:
         }
     }
     decltype(auto) take() { return take(root()); }
+    /// Takes over h's reference, leaving h empty.
+    static std::coroutine_handle<promise_type> steal(task_handle<T>& h) noexcept {
+        return std::exchange(h.m_coro, {});
+    }
     /// Drops the gather's reference (the result stays with the other handles) and forgets it.
     void let_go(task_root& finished) noexcept {
         m_coro = {};

@@ -67,8 +67,65 @@ private:
     std::size_t m_size;
 };
 
+/// How a range gather holds a child: one coroutine handle, owned by hand, so that a child
+/// let go when it finished costs nothing later (no destructor runs over a million slots).
+template <class Child>
+struct range_child;
+
+template <class T>
+struct range_child<gather_task_child<T>> {  // owns the frame
+    using handle = std::coroutine_handle<task_promise<T>>;
+    template <class E>
+    static handle adopt(E&& element) {
+        if constexpr (std::is_same_v<std::remove_cvref_t<E>, task<T>>) {
+            if (!element.valid()) {
+                throw invalid_state_error("aio: empty (moved-from) task");
+            }
+            return element.release();
+        } else {
+            return awaitable_task<std::remove_cvref_t<E>>(std::forward<E>(element)).release();
+        }
+    }
+    static void dispose(handle h) noexcept { h.destroy(); }
+    static void prepare(handle h, root_owner* loop) noexcept {
+        h.promise().make_root(loop).m_refs = 1;  // the gather's reference: see let_go
+    }
+    static void start(handle h) {
+        task_root& r = h.promise().m_own;
+        if (r.take_pending_cancel()) {
+            (void)r.finish_cancelled_before_start();
+        } else {
+            h.resume();
+        }
+    }
+};
+
+template <class T>
+struct range_child<gather_handle_child<T>> {  // shares the task: holds one reference
+    using handle = std::coroutine_handle<task_promise<T>>;
+    static handle adopt(const task_handle<T>& h) {
+        auto coro = checked(h.promise_handle());
+        coro.promise().m_own.add_ref();
+        return coro;
+    }
+    static handle adopt(task_handle<T>&& h) { return checked(gather_handle_child<T>::steal(h)); }
+    static void dispose(handle h) noexcept { h.promise().m_own.release(); }
+    static void prepare(handle, root_owner*) noexcept {}
+    static void start(handle) noexcept {}
+
+private:
+    static handle checked(handle h) {
+        if (!h) {
+            throw invalid_state_error("aio: empty task handle");
+        }
+        return h;
+    }
+};
+
 template <gather_policy Policy, class Child>
 class [[nodiscard]] gather_range_awaitable : private gather_core {
+    using holder = range_child<Child>;
+    using handle = typename holder::handle;
     static constexpr bool task_children = !std::is_same_v<Child, gather_handle_child<typename Child::value_type>>;
 
 public:
@@ -80,8 +137,9 @@ public:
         m_shared.m_self = this;
         m_shared.m_on_complete = &on_shared_complete;
         constexpr bool one_pass = !task_children && std::ranges::forward_range<Range> && std::ranges::sized_range<Range>;
+        guard undo(*this);
         if constexpr (one_pass) {
-            // Handles: copy and watch each in one touch of its frame. Check them all first
+            // Handles: take and watch each in one touch of its frame. Check them all first
             // (reading only the handles), so that nothing can throw once watching began.
             for (const auto& element : range) {
                 if (!element.valid()) {
@@ -90,45 +148,38 @@ public:
             }
             start_watching(static_cast<std::size_t>(std::ranges::size(range)));
             hold_cancellations();
-            std::size_t i = 0;
-            guard undo(*this);
             for (auto&& element : range) {
+                const std::size_t i = m_children.size();
                 if constexpr (std::ranges::random_access_range<Range>) {
                     if (i + prefetch_distance < m_children.capacity()) {
                         prefetch_for_write(reinterpret_cast<std::uintptr_t>(
                             std::ranges::begin(range)[i + prefetch_distance].promise_handle().address()), 128);
                     }
                 }
-                if constexpr (std::is_lvalue_reference_v<Range>) {
-                    m_children.emplace_back(element);
-                } else {
-                    m_children.emplace_back(std::move(element));
-                }
-                watch(i++, nullptr);
+                m_children.push_back(adopt<Range>(element));
+                watch(i, nullptr);
             }
-            undo.dismiss();
             release_cancellations();
         } else {
             if constexpr (std::ranges::sized_range<Range>) {
                 m_children.reserve(static_cast<std::size_t>(std::ranges::size(range)));
             }
             for (auto&& element : range) {
-                if constexpr (std::is_lvalue_reference_v<Range>) {
-                    m_children.emplace_back(element);
-                } else {
-                    m_children.emplace_back(std::move(element));
-                }
+                reserve_one_more(m_children);
+                m_children.push_back(adopt<Range>(element));
             }
             start_watching(m_children.size());
             if constexpr (!task_children) {
                 watch_all(nullptr);  // handles run already: watch them now (see the header comment)
             }
         }
+        undo.dismiss();
     }
     gather_range_awaitable(const gather_range_awaitable&) = delete;
     gather_range_awaitable& operator=(const gather_range_awaitable&) = delete;
-    // Children still linked (loop teardown, or a gather never awaited) must forget us.
-    ~gather_range_awaitable() { unwatch_all(); }
+    // Children still linked (loop teardown, or a gather never awaited) must forget us; the
+    // ones not let go yet are dropped (a task child's frame destroyed).
+    ~gather_range_awaitable() { let_go_of_all(); }
 
     [[nodiscard]] bool await_ready() const noexcept { return all_finished(); }
 
@@ -143,7 +194,7 @@ public:
         if constexpr (task_children) {
             for (std::size_t i = 0; i < m_children.size(); ++i) {
                 prefetch_child(i + prefetch_distance);
-                m_children[i].start();
+                holder::start(m_children[i]);
             }
         }
         return end_start();
@@ -164,9 +215,25 @@ private:
         bool m_linked = false;
     };
 
-    // The bookkeeping for n children: the counter, the results, the one allocation.
+    static task_root& root(handle h) noexcept { return h.promise().m_own; }
+    // An element of an lvalue range is copied (a handle) or rejected (a task: see gather());
+    // an element of an rvalue range is moved from.
+    template <class Range, class E>
+    static handle adopt(E& element) {
+        if constexpr (std::is_lvalue_reference_v<Range>) {
+            return holder::adopt(element);
+        } else {
+            return holder::adopt(std::move(element));
+        }
+    }
+    [[nodiscard]] bool is_let_go(std::size_t i) const noexcept {
+        return (m_let_go[i / 64] >> (i % 64) & 1u) != 0;
+    }
+
+    // The bookkeeping for n children: the counter, the results, the "let go" bits.
     void start_watching(std::size_t n) {
         m_children.reserve(n);
+        m_let_go.resize((n + 63) / 64);
         set_children(n);
         m_results = gather_results<element_type>(n);
     }
@@ -174,50 +241,60 @@ private:
     // Child i: root it (task children) and wait for it. Only a child that another gather
     // already watches needs a node of its own, which may throw (allocation).
     void watch(std::size_t i, root_owner* loop) {
-        Child& c = m_children[i];
-        c.prepare(loop);
-        task_root& root = c.root();
-        if (root.done()) {
-            (void)finished(i, root);
-        } else if (!root.add_shared_waiter(m_shared, static_cast<std::uint32_t>(i))) {
+        holder::prepare(m_children[i], loop);
+        m_watched = i + 1;
+        task_root& r = root(m_children[i]);
+        if (r.done()) {
+            (void)finished(i, r);
+        } else if (!r.add_shared_waiter(m_shared, static_cast<std::uint32_t>(i))) {
             extra_node& n = m_extra.emplace_front();
             n.m_self = this;
             n.m_index = i;
             n.m_on_complete = &on_extra_complete;
             n.m_linked = true;
-            root.add_waiter(n);
+            r.add_waiter(n);
         }
     }
     void watch_all(root_owner* loop) {
-        guard undo(*this);
         for (std::size_t i = 0; i < m_children.size(); ++i) {
             prefetch_child(i + prefetch_distance);
             watch(i, loop);
         }
-        undo.dismiss();
     }
-    // Lets every watched child go again if watching fails half-way.
-    void unwatch_all() noexcept {
-        for (Child& c : m_children) {
-            if (c.valid() && !c.root().done()) {
-                c.root().remove_waiter(m_shared);
-            }
-        }
+
+    // Every child not let go yet: stop waiting for it and drop it. Skips finished children a
+    // word of bits at a time, so that after a complete gather this reads only the bits.
+    void let_go_of_all() noexcept {
         for (extra_node& n : m_extra) {
             if (n.m_linked) {
-                m_children[n.m_index].root().remove_waiter(n);
+                root(m_children[n.m_index]).remove_waiter(n);
                 n.m_linked = false;
             }
         }
+        for (std::size_t w = 0; w * 64 < m_children.size(); ++w) {
+            if (w < m_let_go.size() && m_let_go[w] == ~std::uint64_t{0}) {
+                continue;
+            }
+            for (std::size_t i = w * 64; i < m_children.size() && i < w * 64 + 64; ++i) {
+                if (w < m_let_go.size() && is_let_go(i)) {
+                    continue;
+                }
+                if (i < m_watched && !root(m_children[i]).done()) {
+                    root(m_children[i]).remove_waiter(m_shared);
+                }
+                holder::dispose(m_children[i]);
+            }
+        }
+        m_children.clear();
     }
-    class guard {
+    class guard {  // if construction fails half-way: let go of what was taken so far
     public:
         explicit guard(gather_range_awaitable& self) noexcept : m_self(&self) {}
         guard(const guard&) = delete;
         guard& operator=(const guard&) = delete;
         ~guard() {
             if (m_self != nullptr) {
-                m_self->unwatch_all();
+                m_self->let_go_of_all();
             }
         }
         void dismiss() noexcept { m_self = nullptr; }
@@ -226,50 +303,54 @@ private:
         gather_range_awaitable* m_self;
     };
 
-    static std::coroutine_handle<> on_shared_complete(completion_node& node, task_root& root) noexcept {
-        return static_cast<shared_node&>(node).m_self->finished(root.wait_index(), root);
+    static std::coroutine_handle<> on_shared_complete(completion_node& node, task_root& r) noexcept {
+        return static_cast<shared_node&>(node).m_self->finished(r.wait_index(), r);
     }
-    static std::coroutine_handle<> on_extra_complete(completion_node& node, task_root& root) noexcept {
+    static std::coroutine_handle<> on_extra_complete(completion_node& node, task_root& r) noexcept {
         auto& n = static_cast<extra_node&>(node);
         n.m_linked = false;
-        return n.m_self->finished(n.m_index, root);
+        return n.m_self->finished(n.m_index, r);
     }
 
-    // Child i finished: take its result and let it go. Its frame is in cache right now; the
-    // slot m_children[i] is not (with a million children, nothing random is): it is only
-    // written, never read here.
-    std::coroutine_handle<> finished(std::size_t i, task_root& root) noexcept {
-        root.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
-        const bool failed = root.failed();
+    // Child i finished: take its result and let it go. Its frame is in cache right now; with
+    // a million children nothing else of the child is (its slot in m_children is not even
+    // read): only the result and one bit are written.
+    std::coroutine_handle<> finished(std::size_t i, task_root& r) noexcept {
+        r.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
+        const bool failed = r.failed();
         std::exception_ptr error;
         try {
             if (failed && Policy == gather_policy::cancel_on_error) {
-                error = child_error<Child>(root);
+                error = child_error<Child>(r);
             } else if (!failed || Policy == gather_policy::collect) {
-                m_results.set(i, take_result<Policy, Child>(root));
+                m_results.set(i, take_result<Policy, Child>(r));
             }
         } catch (...) {
             fail(std::current_exception());  // e.g. no memory for the results
         }
-        m_children[i].let_go(root);
+        m_let_go[i / 64] |= std::uint64_t{1} << (i % 64);
+        r.release();  // the gather's reference: a task child's frame goes once finish() is done
         return child_finished(failed, std::move(error));
     }
 
     static void cancel_all(gather_core& core) {
-        for (Child& c : static_cast<gather_range_awaitable&>(core).m_children) {
-            if (c.valid()) {
-                cancel_root(c.root());
+        auto& self = static_cast<gather_range_awaitable&>(core);
+        for (std::size_t i = 0; i < self.m_children.size(); ++i) {
+            if (!self.is_let_go(i)) {
+                cancel_root(root(self.m_children[i]));
             }
         }
     }
 
     void prefetch_child(std::size_t i) const noexcept {
         if (i < m_children.size()) {
-            prefetch_for_write(m_children[i].frame_address(), 128);
+            prefetch_for_write(reinterpret_cast<std::uintptr_t>(m_children[i].address()), 128);
         }
     }
 
-    std::vector<Child> m_children;  // a finished child is released: !valid()
+    std::vector<handle> m_children;      // slot i stays as it was once child i is let go
+    std::vector<std::uint64_t> m_let_go;  // a bit per child: finished, result taken, let go
+    std::size_t m_watched = 0;            // children [0, m_watched) were rooted and watched
     gather_results<element_type> m_results;
     shared_node m_shared;
     std::forward_list<extra_node> m_extra;
