@@ -47,7 +47,16 @@ inline constexpr bool frame_cache_enabled = true;
 inline constexpr bool frame_cache_enabled = true;
 #endif
 
-inline constexpr std::size_t frame_granularity = 16;  // __STDCPP_DEFAULT_NEW_ALIGNMENT__ here
+// why: GCC inlines the slow paths into allocate_frame, and their register spills then cost every
+// allocation.
+#if defined(__GNUC__) || defined(__clang__)
+#define AIO_DETAIL_FRAME_SLOW_PATH __attribute__((noinline))
+#else
+#define AIO_DETAIL_FRAME_SLOW_PATH
+#endif
+
+inline constexpr std::size_t frame_granularity = 16;
+static_assert(frame_granularity % __STDCPP_DEFAULT_NEW_ALIGNMENT__ == 0, "frame alignment");
 inline constexpr std::size_t frame_classes = 32;      // frames up to 512 bytes live in pages
 inline constexpr std::size_t frame_page_size = std::size_t{1} << 20;
 inline constexpr std::uint32_t frame_no_watch = ~std::uint32_t{0};
@@ -75,9 +84,9 @@ struct frame_page {
     frame_page* prev = nullptr;
     frame_page* next = nullptr;
     frame_heap* heap = nullptr;
-    frame_block* remote = nullptr;  // guarded by the mutex: blocks freed by other threads
-    frame_page* remote_next = nullptr;
-    bool remote_listed = false;
+    // Guarded by the mutex, on their own cache line so foreign frees do not slow the owner's.
+    alignas(64) frame_block* remote = nullptr;  // blocks freed by other threads
+    frame_page* remote_next = nullptr;          // in the heap's remote_pages while remote is set
 };
 
 inline constexpr std::size_t frame_page_header =
@@ -112,7 +121,7 @@ struct frame_heap {
         }
     }
 
-    void* pop(std::size_t c) noexcept {
+    void* allocate(std::size_t c) {
         frame_page* p = current[c];
         if (frame_block* b = p->free) {
             p->free = b->next;
@@ -120,12 +129,10 @@ struct frame_heap {
             return b;
         }
         if (p->bump != p->end) {
-            void* block = p->bump;
-            p->bump += (c + 1) * frame_granularity;
             ++p->used;
-            return block;
+            return std::exchange(p->bump, p->bump + (c + 1) * frame_granularity);
         }
-        return nullptr;
+        return refill(c);
     }
 
     void push(frame_page* p, void* block) noexcept {
@@ -135,28 +142,28 @@ struct frame_heap {
         }
     }
 
-    // The current page is exhausted: take remote frees, a page with free blocks, the spare or a
-    // new page. For the orphan heap the caller holds the mutex (remote_pending is never set).
-    void* allocate_slow(std::size_t c) {
+    // The current page is exhausted: take remote frees, or else make a page with free blocks,
+    // the spare or a new page current. For the orphan heap the caller holds the mutex
+    // (remote_pending is never set there).
+    AIO_DETAIL_FRAME_SLOW_PATH void* refill(std::size_t c) {
         if (remote_pending.load(std::memory_order_relaxed)) {
             std::lock_guard lock(frame_mutex());
             collect_remote();
         }
-        if (void* block = pop(c)) {
-            return block;
+        if (current[c]->free == nullptr) {
+            frame_page* p = avail[c];
+            if (p != nullptr) {
+                unlink(p);
+            } else if ((p = spare[c]) != nullptr) {
+                spare[c] = nullptr;
+            } else {
+                p = new_page(c);
+            }
+            retire_current(c);
+            current[c] = p;
+            p->watch = frame_no_watch;
         }
-        frame_page* p = avail[c];
-        if (p != nullptr) {
-            unlink(p);
-        } else if ((p = spare[c]) != nullptr) {
-            spare[c] = nullptr;
-        } else {
-            p = new_page(c);
-        }
-        retire_current(c);
-        current[c] = p;
-        p->watch = frame_no_watch;
-        return pop(c);
+        return allocate(c);
     }
 
     void retire_current(std::size_t c) noexcept {
@@ -167,7 +174,7 @@ struct frame_heap {
 
     // p is not current: once empty it becomes the spare or is released; while it has free blocks
     // it is listed; when full it waits, unlisted, for its first block to come back.
-    void settle(frame_page* p) noexcept {
+    AIO_DETAIL_FRAME_SLOW_PATH void settle(frame_page* p) noexcept {
         if (p->used == 0) {
             if (p->listed) {
                 unlink(p);
@@ -232,7 +239,6 @@ struct frame_heap {
         remote_pending.store(false, std::memory_order_relaxed);
         for (frame_page* p = std::exchange(remote_pages, nullptr); p != nullptr;) {
             frame_page* next_page = p->remote_next;
-            p->remote_listed = false;
             while (frame_block* b = p->remote) {
                 p->remote = b->next;
                 b->next = p->free;
@@ -291,22 +297,16 @@ struct frame_heap_owner {
     }
 };
 
-inline void* allocate_frame_slow(std::size_t c) {
-    if (frame_heap* heap = t_frame_heap) {
-        return heap->allocate_slow(c);
-    }
+AIO_DETAIL_FRAME_SLOW_PATH inline void* allocate_frame_slow(std::size_t c) {
     if (!t_frame_heap_gone) {  // this thread's first frame
         thread_local frame_heap_owner owner;
-        return owner.heap->allocate_slow(c);
+        return owner.heap->allocate(c);
     }
-    std::lock_guard lock(frame_mutex());
-    if (void* block = orphan_frame_heap.pop(c)) {
-        return block;
-    }
-    return orphan_frame_heap.allocate_slow(c);
+    std::lock_guard lock(frame_mutex());  // the thread is exiting and its heap is gone
+    return orphan_frame_heap.allocate(c);
 }
 
-inline void free_foreign_frame(frame_page* p, void* block) noexcept {
+AIO_DETAIL_FRAME_SLOW_PATH inline void free_foreign_frame(frame_page* p, void* block) noexcept {
     frame_heap* heap = p->heap;
     bool heap_done = false;
     {
@@ -315,12 +315,10 @@ inline void free_foreign_frame(frame_page* p, void* block) noexcept {
             heap->push(p, block);
             heap_done = heap->pages == 0 && heap != &orphan_frame_heap;
         } else {
-            p->remote = ::new (block) frame_block{p->remote};
-            if (!p->remote_listed) {
-                p->remote_listed = true;
-                p->remote_next = heap->remote_pages;
-                heap->remote_pages = p;
+            if (p->remote == nullptr) {
+                p->remote_next = std::exchange(heap->remote_pages, p);
             }
+            p->remote = ::new (block) frame_block{p->remote};
             heap->remote_pending.store(true, std::memory_order_relaxed);
         }
     }
@@ -334,9 +332,7 @@ inline void* allocate_frame(std::size_t size) {
         const std::size_t c = (size - 1) / frame_granularity;  // size 0 wraps: plain new
         if (c < frame_classes) {
             if (frame_heap* heap = t_frame_heap) [[likely]] {
-                if (void* block = heap->pop(c)) [[likely]] {
-                    return block;
-                }
+                return heap->allocate(c);
             }
             return allocate_frame_slow(c);
         }
@@ -371,5 +367,7 @@ inline std::size_t frame_pages_alive() noexcept {
 }
 
 } // namespace aio::detail
+
+#undef AIO_DETAIL_FRAME_SLOW_PATH
 
 #endif
