@@ -49,9 +49,8 @@ void free_block(const block& b) { detail::deallocate_frame(b.bytes, b.size); }
 
 std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
-// A page holds at least this many blocks: its header takes less than one block.
 std::size_t blocks_per_page(std::size_t block_size) {
-    return detail::frame_page_size / block_size - 1;
+    return (detail::frame_page_size - detail::frame_page_header) / block_size;
 }
 
 aio::task<int> leaf(int value) { co_return value; }
