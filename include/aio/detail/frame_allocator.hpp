@@ -48,14 +48,6 @@ inline constexpr bool frame_cache_enabled = true;
 inline constexpr bool frame_cache_enabled = true;
 #endif
 
-// why: GCC inlines the slow paths into allocate_frame, and their register spills then cost every
-// allocation.
-#if defined(__GNUC__) || defined(__clang__)
-#define AIO_DETAIL_FRAME_SLOW_PATH __attribute__((noinline))
-#else
-#define AIO_DETAIL_FRAME_SLOW_PATH
-#endif
-
 inline constexpr std::size_t frame_granularity = 16;
 static_assert(frame_granularity % __STDCPP_DEFAULT_NEW_ALIGNMENT__ == 0, "frame alignment");
 inline constexpr std::size_t frame_classes = 32;      // frames up to 512 bytes live in pages
@@ -146,7 +138,9 @@ struct frame_heap {
     // The current page is exhausted: take remote frees, or else make a page with free blocks,
     // the spare or a new page current. For the orphan heap the caller holds the mutex
     // (remote_pending is never set there).
-    AIO_DETAIL_FRAME_SLOW_PATH void* refill(std::size_t c) {
+    // why [[gnu::noinline]] on the slow paths: GCC inlines them into allocate_frame, and their
+    // register spills then cost every allocation.
+    [[gnu::noinline]] void* refill(std::size_t c) {
         if (remote_pending.load(std::memory_order_relaxed)) {
             std::lock_guard lock(frame_mutex());
             collect_remote();
@@ -175,7 +169,7 @@ struct frame_heap {
 
     // p is not current: once empty it becomes the spare or is released; while it has free blocks
     // it is listed; when full it waits, unlisted, for its first block to come back.
-    AIO_DETAIL_FRAME_SLOW_PATH void settle(frame_page* p) noexcept {
+    [[gnu::noinline]] void settle(frame_page* p) noexcept {
         if (p->used == 0) {
             if (p->listed) {
                 unlink(p);
@@ -298,7 +292,7 @@ struct frame_heap_owner {
     }
 };
 
-AIO_DETAIL_FRAME_SLOW_PATH inline void* allocate_frame_slow(std::size_t c) {
+[[gnu::noinline]] inline void* allocate_frame_slow(std::size_t c) {
     if (!t_frame_heap_gone) {  // this thread's first frame
         thread_local frame_heap_owner owner;
         return owner.heap->allocate(c);
@@ -307,7 +301,7 @@ AIO_DETAIL_FRAME_SLOW_PATH inline void* allocate_frame_slow(std::size_t c) {
     return orphan_frame_heap.allocate(c);
 }
 
-AIO_DETAIL_FRAME_SLOW_PATH inline void free_foreign_frame(frame_page* p, void* block) noexcept {
+[[gnu::noinline]] inline void free_foreign_frame(frame_page* p, void* block) noexcept {
     frame_heap* heap = p->heap;
     bool heap_done = false;
     {
@@ -368,7 +362,5 @@ inline std::size_t frame_pages_alive() noexcept {
 }
 
 } // namespace aio::detail
-
-#undef AIO_DETAIL_FRAME_SLOW_PATH
 
 #endif
