@@ -407,3 +407,225 @@ TEST_CASE("timer_queue clear unlinks every node before calling f on each", "[tim
     q.push(nodes[5]);
     REQUIRE(q.pop_expired(tp::max()) == &nodes[5]);
 }
+
+// ---- chunked buckets and their pool ----------------------------------------------------------
+//
+// These tests steer the cursor: a queue that becomes non-empty with a timer in the past starts
+// its cursor at that timer's slot, so anchoring it at the start of a past level-0 block puts
+// every later deadline of that block on level 0, of the next blocks on level 1, and beyond the
+// level-1 block in the overflow. Time is then whatever the test passes to pop_expired.
+
+namespace {
+
+constexpr std::size_t chunk = timer_queue::chunk_capacity;
+constexpr ticks_t slot = ticks_t{1} << 20;      // a level-0 slot (the header's shift0)
+constexpr ticks_t block = slot << 12;           // a level-0 block: 4096 slots
+constexpr ticks_t block1 = block << 12;         // a level-1 block
+
+/// The start of a level-0 block a few seconds in the past.
+tp past_block() { return tp(clock_type::duration((ticks(clock_type::now()) / block - 2) * block)); }
+
+/// Pushes `node` at `deadline`.
+void push_at(timer_queue& q, timer_node& node, tp deadline) {
+    node.m_deadline = deadline;
+    q.push(node);
+}
+
+/// The nodes still linked, in (deadline, push order) order: what the queue must fire.
+std::vector<timer_node*> linked_in_order(std::vector<timer_node>& nodes) {
+    std::vector<timer_node*> out;
+    for (timer_node& node : nodes) {
+        if (node.linked()) {
+            out.push_back(&node);
+        }
+    }
+    std::stable_sort(out.begin(), out.end(), [](timer_node* x, timer_node* y) {
+        return x->m_deadline < y->m_deadline;
+    });
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("timer_queue gives a sparse bucket no full chunk and a bucket of C + 1 timers two",
+          "[timer_queue]") {
+    timer_queue q;
+    const tp b = past_block();
+    timer_node anchor;
+    push_at(q, anchor, b);
+    std::vector<timer_node> sparse(1000);
+    for (std::size_t i = 0; i < sparse.size(); ++i) {  // one timer in each of 1000 slots
+        push_at(q, sparse[i], shifted(b, static_cast<ticks_t>(i + 1) * slot));
+    }
+    REQUIRE(q.chunks().allocated == 0);
+
+    const tp crowded = shifted(b, 2000 * slot);
+    std::vector<timer_node> nodes(chunk + 1);
+    for (std::size_t i = 0; i < chunk / 4; ++i) {  // a quarter chunk: still a small array
+        push_at(q, nodes[i], shifted(crowded, static_cast<ticks_t>(i % 3)));
+    }
+    REQUIRE(q.chunks().allocated == 0);
+    for (std::size_t i = chunk / 4; i < chunk; ++i) {  // exactly C: one full chunk
+        push_at(q, nodes[i], shifted(crowded, static_cast<ticks_t>(i % 3)));
+    }
+    REQUIRE(q.chunks().allocated == 1);
+    push_at(q, nodes[chunk], crowded);  // C + 1: a second chunk
+    REQUIRE(q.chunks().allocated == 2);
+    REQUIRE(q.chunks().spare == 0);
+
+    std::vector<timer_node*> expected{&anchor};
+    for (timer_node& node : sparse) {
+        expected.push_back(&node);
+    }
+    for (timer_node* node : linked_in_order(nodes)) {
+        expected.push_back(node);
+    }
+    REQUIRE(pop_all(q, tp::max()) == expected);
+    REQUIRE(q.chunks().allocated == q.chunks().spare);  // all back in the pool
+}
+
+TEST_CASE("timer_queue keeps push order through removals and compactions across chunk edges",
+          "[timer_queue]") {
+    timer_queue q;
+    const tp b = past_block();
+    timer_node anchor;
+    push_at(q, anchor, b);
+    const tp deadline = shifted(b, 100 * slot);
+    std::vector<timer_node> nodes(3 * chunk + 10);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {  // one slot, four deadlines: many ties
+        push_at(q, nodes[i], shifted(deadline, static_cast<ticks_t>((i * 7) % 4)));
+    }
+    REQUIRE(q.chunks().allocated == 4);
+    for (const std::size_t i : {chunk - 1, chunk, chunk + 1, 2 * chunk - 1, 2 * chunk, 3 * chunk}) {
+        q.remove(nodes[i]);  // the items at the chunk edges
+    }
+    std::mt19937_64 gen(3);
+    std::size_t removed = 6;
+    for (timer_node& node : nodes) {  // most of the rest: several compactions on the way
+        if (node.linked() && gen() % 8 != 0) {
+            q.remove(node);
+            ++removed;
+            REQUIRE_FALSE(node.linked());
+        }
+    }
+    const std::size_t live = nodes.size() - removed;
+    REQUIRE(q.size() == live + 1);
+    // Compaction gave the emptied chunks back: no more than the live timers need.
+    REQUIRE(q.chunks().allocated - q.chunks().spare <= (live + chunk - 1) / chunk);
+
+    std::vector<timer_node*> expected{&anchor};
+    for (timer_node* node : linked_in_order(nodes)) {
+        expected.push_back(node);
+    }
+    REQUIRE(pop_all(q, tp::max()) == expected);
+    REQUIRE(q.empty());
+}
+
+TEST_CASE("timer_queue spreads multi-chunk level-1 and overflow buckets down in push order",
+          "[timer_queue]") {
+    timer_queue q;
+    const tp b = past_block();
+    timer_node anchor;
+    push_at(q, anchor, b);
+    // Level 1 (the next level-0 block) and the overflow (the next level-1 block): ties within
+    // a slot, three slots, several chunks each.
+    const tp level1 = shifted(b, block + 7 * slot);
+    const tp over = shifted(b, block1 + 5 * block + 3 * slot);
+    std::vector<timer_node> nodes(2 * (3 * chunk + 5) + 2);  // the last two: pushed later
+    for (std::size_t i = 0; i + 2 < nodes.size(); ++i) {
+        const ticks_t offset = static_cast<ticks_t>(i % 3) * slot + static_cast<ticks_t>(i % 5);
+        push_at(q, nodes[i], shifted(i % 2 == 0 ? level1 : over, offset));
+    }
+    for (std::size_t i = 0; i + 2 < nodes.size(); i += 11) {  // holes in the buckets to spread
+        q.remove(nodes[i]);
+    }
+    REQUIRE(q.chunks().allocated >= 6);
+    // Past the anchor, up to just before level1: the level-1 bucket is spread on the way.
+    REQUIRE(pop_all(q, shifted(level1, -1)) == std::vector<timer_node*>{&anchor});
+    // Pushed after the spread, so after the equal deadlines pushed before it.
+    push_at(q, nodes[nodes.size() - 2], level1);
+    push_at(q, nodes[nodes.size() - 1], over);
+    const std::vector<timer_node*> expected = linked_in_order(nodes);  // push order = index order
+    REQUIRE(pop_all(q, tp::max()) == expected);
+    REQUIRE(q.empty());
+}
+
+TEST_CASE("timer_queue spreads a large bucket into the chunks it frees as it goes",
+          "[timer_queue]") {
+    timer_queue q;
+    const tp b = past_block();
+    timer_node anchor;
+    push_at(q, anchor, b);
+    const tp level1 = shifted(b, block + 9 * slot);  // one level-1 bucket, two level-0 slots
+    std::vector<timer_node> nodes(40 * chunk);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        push_at(q, nodes[i], shifted(level1, static_cast<ticks_t>(i % 2) * slot));
+    }
+    const std::size_t before = q.chunks().allocated;
+    REQUIRE(before == 40);
+    REQUIRE(pop_all(q, shifted(level1, -1)) == std::vector<timer_node*>{&anchor});  // spread
+    // Not 80: the two buckets below filled the chunks the spread had read (plus the
+    // ones they took before the first was read).
+    REQUIRE(q.chunks().allocated <= before + 2);
+    const std::vector<timer_node*> expected = linked_in_order(nodes);
+    REQUIRE(pop_all(q, tp::max()) == expected);
+}
+
+TEST_CASE("timer_queue returns a drained burst's chunks to the pool and the pool's surplus to the "
+          "allocator",
+          "[timer_queue]") {
+    timer_queue q;
+    const tp b = past_block();
+    timer_node anchor;
+    push_at(q, anchor, b);
+    constexpr std::size_t slots = 60, per_slot = 3 * chunk + 100;  // four chunks a slot
+    std::vector<timer_node> nodes(slots * per_slot);
+    std::mt19937_64 gen(5);
+    for (timer_node& node : nodes) {  // the slots filled at random, like a burst of sleeps
+        const ticks_t s = static_cast<ticks_t>(gen() % slots) + 1;
+        push_at(q, node, shifted(b, s * slot + static_cast<ticks_t>(gen() % slot)));
+    }
+    const std::size_t peak = q.chunks().allocated;
+    REQUIRE(peak >= nodes.size() / chunk);
+    REQUIRE(peak <= nodes.size() / chunk + slots);  // at most one partial chunk a bucket
+    for (ticks_t s = 0; s <= static_cast<ticks_t>(slots); ++s) {
+        pop_all(q, shifted(b, s * slot + slot - 1));  // one slot at a time
+        const auto c = q.chunks();
+        REQUIRE(c.allocated <= peak);
+        REQUIRE(c.spare <= std::max(timer_queue::spare_floor, c.allocated - c.spare));
+    }
+    REQUIRE(q.empty());
+    REQUIRE(q.chunks().allocated == q.chunks().spare);
+    REQUIRE(q.chunks().spare <= timer_queue::spare_floor);
+}
+
+TEST_CASE("timer_queue recycles chunks between buckets under a steady load instead of allocating",
+          "[timer_queue]") {
+    timer_queue q;
+    const tp b = past_block();
+    timer_node anchor;
+    push_at(q, anchor, b);
+    timer_node keeper;  // keeps the queue non-empty, so the cursor is never restarted
+    push_at(q, keeper, shifted(b, block - 1));
+    REQUIRE(pop_all(q, b) == std::vector<timer_node*>{&anchor});
+    // A rolling window: each step fills the slot 40 ahead and fires the current one.
+    constexpr std::size_t window = 40, per_slot = 2 * chunk + 50, steps = 200;
+    std::vector<std::vector<timer_node>> ring(window + 1, std::vector<timer_node>(per_slot));
+    std::size_t warm = 0;
+    for (std::size_t step = 0; step < steps; ++step) {
+        const ticks_t ahead = static_cast<ticks_t>(step + window + 1) * slot;
+        for (std::size_t i = 0; i < per_slot; ++i) {
+            push_at(q, ring[step % ring.size()][i], shifted(b, ahead + static_cast<ticks_t>(i)));
+        }
+        const ticks_t now = static_cast<ticks_t>(step + 1) * slot + slot - 1;
+        REQUIRE(pop_all(q, shifted(b, now)).size() == (step < window ? 0 : per_slot));
+        if (step == 2 * window) {
+            warm = q.chunks().allocated;
+        }
+        if (step > 2 * window) {
+            REQUIRE(q.chunks().allocated == warm);  // every chunk taken was a spare
+        }
+    }
+    REQUIRE(warm > 0);
+    REQUIRE(warm <= (window + 1) * 3 + timer_queue::spare_floor);
+}

@@ -10,10 +10,17 @@
 //    time_point::max() included. Levels are aligned blocks (slot = deadline >> shift): when the
 //    cursor enters a block, that block's bucket one level up is spread over the level below.
 //    Bitmaps (a bit per slot plus a summary word) find the next non-empty slot in O(1).
-//  - A bucket is an array of node pointers in push order; the node knows (bucket, index). A
+//  - A bucket is a sequence of node pointers in push order; the node knows (bucket, index). A
 //    removal leaves a hole (compacted once holes outnumber timers) so push order survives, and
 //    so does spreading a bucket, because a block takes direct pushes only after its bucket has
 //    been spread into it. Equal deadlines therefore sit in push order everywhere.
+//  - Memory: a bucket's pointers sit in fixed chunks of 256 (2 KiB), item i in chunk i / 256,
+//    from a pool the queue owns; a bucket's first array grows 4, 16, 64, 256 so that a sparse
+//    bucket does not cost a chunk. Why: a million timers put ~1,100 in each 1 ms slot, and a
+//    vector doubling to 2,048 entries cost ~15 bytes a timer, plus a copy at each doubling;
+//    chunks cost 8 bytes a timer and at most one partial chunk per bucket, and grow in place.
+//    Chunks freed by a run, a spread or an emptied bucket are reused; the pool keeps at most
+//    as many spare chunks as the buckets hold (or a few), giving the rest back.
 //  - A due level-0 slot becomes the "run": {deadline, node} sorted with a stable radix sort on
 //    the deadline's offset in the slot, i.e. by (deadline, push order); then each pop is O(1).
 //    (Sorting indices without reading the nodes was tried: the misses then move to the pops,
@@ -24,9 +31,10 @@
 //    non-empty slot: <= 1 ms early at level 0, <= 4.3 s at level 1, or the (possibly stale-low)
 //    overflow minimum. An early wake-up spreads that bucket a level down, so the loop wakes at
 //    most twice early for a deadline and never spins.
-//  - The queue never touches a removed node. It allocates only when an array outgrows its
-//    largest size so far; that can happen in pop_expired while spreading a bucket, and as it
-//    is noexcept, running out of memory there terminates (as growing the ready queue would).
+//  - The queue never touches a removed node. It allocates when a bucket needs a chunk and the
+//    pool has none, or the run outgrows its largest size so far; that can happen in
+//    pop_expired while spreading a bucket, and as it is noexcept, running out of memory there
+//    terminates (as growing the ready queue would).
 #ifndef AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 
@@ -38,6 +46,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -139,6 +148,16 @@ public:
         }
     }
 
+    /// Full-size chunks (see above) the queue has allocated, and how many of them are spare
+    /// (in the pool, not in a bucket). For tests and benchmarks.
+    struct chunk_counts {
+        std::size_t allocated = 0;
+        std::size_t spare = 0;
+    };
+    [[nodiscard]] chunk_counts chunks() const noexcept { return {m_chunks, m_spare.size()}; }
+    static constexpr std::size_t chunk_capacity = 256;  // timers per full-size chunk
+    static constexpr std::size_t spare_floor = 16;      // spare chunks kept when few are in use
+
     /// The earliest timer if its deadline has passed, unlinked; nullptr otherwise.
     timer_node* pop_expired(clock::time_point now) noexcept {
         const std::int64_t t = ticks(now);
@@ -180,9 +199,23 @@ private:
     static constexpr int radix = shift0 / 2;  // two radix-sort passes cover a slot's offsets
     static_assert(shift0 % 2 == 0);
 
+    // A bucket's items in push order (nullptr: removed) live in arrays: while it has only one,
+    // that one grows 4, 16, 64, 256 (a sparse bucket costs no 2 KiB); from 256 on, each array is
+    // a full chunk from the pool, so item i is at arrays[i / 256][i % 256] either way.
+    static constexpr int chunk_bits = 8;
+    static constexpr std::uint32_t chunk_mask = chunk_capacity - 1;
+    static_assert(chunk_capacity == std::size_t{1} << chunk_bits);
+    static constexpr std::uint32_t first_capacity = 4;
+    using array = std::unique_ptr<timer_node*[]>;
     struct bucket {
-        std::vector<timer_node*> items;  // push order; nullptr: removed
-        std::uint32_t live = 0;
+        std::vector<array> arrays;
+        std::uint32_t size = 0;      // items, holes included
+        std::uint32_t live = 0;      // items that are not holes
+        std::uint32_t capacity = 0;  // sum of the arrays' lengths
+
+        timer_node*& operator[](std::uint32_t i) const noexcept {
+            return arrays[i >> chunk_bits][i & chunk_mask];
+        }
     };
     struct run_entry {
         std::int64_t key;
@@ -197,8 +230,8 @@ private:
     template <class G>
     void for_each(G&& g) const {
         for (const bucket& b : m_buckets) {
-            for (timer_node* p : b.items) {
-                if (p != nullptr) {
+            for (std::uint32_t i = 0; i < b.size; ++i) {
+                if (timer_node* p = b[i]) {
                     g(*p);
                 }
             }
@@ -249,33 +282,115 @@ private:
             m_over_min = std::min(m_over_min, d);  // if push_back throws: stale-low, harmless
         }
         bucket& bk = m_buckets[b];
-        bk.items.push_back(&node);
+        if (bk.size == bk.capacity) {
+            grow(bk);  // may throw: nothing has changed yet
+        }
+        bk[bk.size] = &node;
         node.m_where = b;
-        node.m_index = static_cast<std::uint32_t>(bk.items.size() - 1);
+        node.m_index = bk.size++;
         if (bk.live++ == 0 && b < overflow) {
             flip_bit(b, true);
         }
     }
 
+    // Room for one more item; strong guarantee.
+    void grow(bucket& bk) {
+        if (bk.capacity != 0 && bk.capacity < chunk_capacity) {  // the only array: 4x larger
+            array bigger = take_array(4 * bk.capacity);
+            std::copy_n(bk.arrays[0].get(), bk.size, bigger.get());
+            bk.arrays[0] = std::move(bigger);  // frees the smaller one
+            bk.capacity *= 4;
+            return;
+        }
+        if (bk.arrays.size() == bk.arrays.capacity()) {  // first, so the push_back cannot throw
+            bk.arrays.reserve(std::max<std::size_t>(4, 2 * bk.arrays.size()));
+        }
+        const std::uint32_t n = bk.capacity == 0 ? first_capacity : std::uint32_t{chunk_capacity};
+        bk.arrays.push_back(take_array(n));
+        bk.capacity += n;
+    }
+
+    // A small array from the allocator, or a full chunk: a spare one if any, else a new one.
+    array take_array(std::uint32_t n) {
+        if (n < chunk_capacity) {
+            return std::make_unique_for_overwrite<timer_node*[]>(n);
+        }
+        if (!m_spare.empty()) {
+            array a = std::move(m_spare.back());
+            m_spare.pop_back();
+            return a;
+        }
+        if (m_spare.capacity() == m_chunks) {  // so that give_back() never allocates
+            m_spare.reserve(2 * m_chunks + spare_floor);
+        }
+        array a = std::make_unique_for_overwrite<timer_node*[]>(chunk_capacity);
+        ++m_chunks;
+        return a;
+    }
+    // A full chunk a bucket no longer needs goes to the pool (m_spare has room for all).
+    void give_back(array&& a) noexcept {
+        if (a != nullptr) {
+            m_spare.push_back(std::move(a));
+        }
+    }
+    // The pool policy. Spare chunks beyond max(spare_floor, chunks in buckets) go back to the
+    // allocator. Why: a steady load needs about one slot's worth of spares (a slot's run frees
+    // what the next millisecond's pushes take), far fewer than are in use; after a burst (a
+    // million timers expiring) the pool would otherwise keep its peak size for good, while the
+    // frames that will be allocated next could reuse this memory. Why not fewer: a malloc and
+    // a free per 256 timers is the most this can cost, and memory never exceeds twice what
+    // the buckets hold (plus the floor).
+    void trim_spares() noexcept {
+        const std::size_t keep = std::max(spare_floor, m_chunks - m_spare.size());
+        for (; m_spare.size() > keep; --m_chunks) {
+            m_spare.pop_back();
+        }
+    }
+    // Empties a bucket: its full chunks go to the pool; its table keeps its capacity (8 bytes
+    // per 256 timers at the bucket's largest, as the vectors this replaces kept theirs).
+    void release(bucket& bk) noexcept {
+        if (bk.capacity >= chunk_capacity) {
+            for (array& a : bk.arrays) {
+                give_back(std::move(a));
+            }
+        }
+        bk.arrays.clear();
+        bk.size = bk.live = bk.capacity = 0;
+        trim_spares();
+    }
+
     void bucket_erase(std::uint32_t b, std::uint32_t i) noexcept {
         bucket& bk = m_buckets[b];
-        bk.items[i] = nullptr;
+        bk[i] = nullptr;
         if (--bk.live == 0) {
-            bk.items.clear();
+            release(bk);
             if (b < overflow) {
                 flip_bit(b, false);
             } else {
                 m_over_min = std::numeric_limits<std::int64_t>::max();
             }
-        } else if (bk.items.size() >= 2 * std::size_t{bk.live} + 16) {
-            std::size_t j = 0;  // compact: amortized O(1) per removal, and order is kept
-            for (timer_node* p : bk.items) {
-                if (p != nullptr) {
-                    p->m_index = static_cast<std::uint32_t>(j);
-                    bk.items[j++] = p;
-                }
+        } else if (bk.size >= 2 * bk.live + 16) {
+            compact(bk);
+        }
+    }
+    // Closes the holes: amortized O(1) per removal, and order is kept. Chunks left empty at
+    // the end go to the pool (a small first array stays as it is).
+    void compact(bucket& bk) noexcept {
+        std::uint32_t j = 0;
+        for (std::uint32_t i = 0; i < bk.size; ++i) {
+            if (timer_node* p = bk[i]) {
+                p->m_index = j;
+                bk[j++] = p;
             }
-            bk.items.resize(j);
+        }
+        bk.size = j;
+        if (bk.capacity > chunk_capacity) {
+            const std::size_t keep = std::max<std::size_t>(1, (j + chunk_mask) >> chunk_bits);
+            for (; bk.arrays.size() > keep; bk.capacity -= chunk_capacity) {
+                give_back(std::move(bk.arrays.back()));
+                bk.arrays.pop_back();
+            }
+            trim_spares();
         }
     }
 
@@ -360,19 +475,23 @@ private:
         }
     }
 
-    // Re-places a bucket's timers relative to the moved cursor, in push order.
+    // Re-places a bucket's timers relative to the moved cursor, in push order. Each full chunk
+    // goes to the pool as soon as it has been read, for the buckets below to fill again.
     void spread(std::uint32_t b) noexcept {
-        std::vector<timer_node*> items;
-        items.swap(m_buckets[b].items);
-        m_buckets[b].live = 0;
+        bucket from = std::exchange(m_buckets[b], bucket{});  // the overflow may refill itself
         if (b < overflow) {
             flip_bit(b, false);
         }
-        for (timer_node* p : items) {
-            if (p != nullptr) {
+        const bool chunks = from.capacity >= chunk_capacity;
+        for (std::uint32_t i = 0; i < from.size; ++i) {
+            if (timer_node* p = from[i]) {
                 place(*p, ticks(p->m_deadline));
             }
+            if (chunks && (i & chunk_mask) == chunk_mask) {
+                give_back(std::move(from.arrays[i >> chunk_bits]));
+            }
         }
+        release(from);
     }
 
     static std::uint32_t digit(const run_entry& e, int shift) noexcept {
@@ -382,8 +501,8 @@ private:
     // in the slot (insertion sort if short): stable, so equal deadlines stay in push order.
     void start_run(std::uint32_t b) noexcept {
         bucket& bk = m_buckets[b];
-        for (timer_node* p : bk.items) {
-            if (p != nullptr) {
+        for (std::uint32_t i = 0; i < bk.size; ++i) {
+            if (timer_node* p = bk[i]) {
                 m_run.push_back({ticks(p->m_deadline), p});
             }
         }
@@ -413,12 +532,13 @@ private:
             m_run[k].node->m_index = static_cast<std::uint32_t>(k);
         }
         m_run_head = 0;
-        bk.items.clear();
-        bk.live = 0;
+        release(bk);
         flip_bit(b, false);
     }
 
     std::vector<bucket> m_buckets;   // level 0, level 1, overflow
+    std::vector<array> m_spare;      // the pool of full chunks; capacity >= m_chunks
+    std::size_t m_chunks = 0;        // full chunks allocated: in buckets or spare
     std::vector<run_entry> m_run;    // the current slot, sorted; consumed from m_run_head
     std::vector<run_entry> m_tmp;    // radix sort scratch
     std::vector<late_entry> m_late;  // binary min-heap
