@@ -629,3 +629,66 @@ TEST_CASE("timer_queue recycles chunks between buckets under a steady load inste
     REQUIRE(warm > 0);
     REQUIRE(warm <= (window + 1) * 3 + timer_queue::spare_floor);
 }
+
+TEST_CASE("timer_queue removes timers from a started run, its head included, and fires the rest "
+          "in order",
+          "[timer_queue]") {
+    timer_queue q;
+    const tp b = past_block();
+    timer_node anchor;
+    push_at(q, anchor, b);
+    const tp s1 = shifted(b, 10 * slot), s2 = shifted(b, 11 * slot);
+    std::vector<timer_node> first(3 * chunk), second(2 * chunk);
+    std::mt19937_64 gen(9);
+    for (timer_node& node : first) {
+        push_at(q, node, shifted(s1, static_cast<ticks_t>(gen() % 1000)));
+    }
+    for (timer_node& node : second) {
+        push_at(q, node, shifted(s2, static_cast<ticks_t>(gen() % 1000)));
+    }
+    timer_node after;
+    push_at(q, after, shifted(s2, slot));
+    const std::vector<timer_node*> order = linked_in_order(first);
+
+    // Start the first slot's run and fire a third of it.
+    const tp mid = order[order.size() / 3]->m_deadline;
+    std::vector<timer_node*> fired = pop_all(q, shifted(mid, -1));
+    REQUIRE(fired.size() > 1);
+    REQUIRE(fired.front() == &anchor);
+    REQUIRE(std::equal(fired.begin() + 1, fired.end(), order.begin()));
+    // Remove from the run: its head, nodes at chunk edges of its bucket, and some more.
+    std::vector<timer_node*> rest(order.begin() + static_cast<std::ptrdiff_t>(fired.size() - 1), order.end());
+    q.remove(*rest.front());
+    for (const std::size_t i : {chunk - 1, chunk, 2 * chunk - 1, 2 * chunk, 3 * chunk - 1}) {
+        if (first[i].linked()) {
+            q.remove(first[i]);
+        }
+    }
+    for (timer_node* node : rest) {
+        if (node->linked() && gen() % 3 == 0) {
+            q.remove(*node);
+        }
+    }
+    std::vector<timer_node*> expected;
+    for (timer_node* node : rest) {
+        if (node->linked()) {
+            expected.push_back(node);
+        }
+    }
+    REQUIRE(q.next_deadline() == expected.front()->m_deadline);  // exact: the live head
+    REQUIRE(pop_all(q, shifted(s2, -1)) == expected);
+
+    // The second slot's run: fire one, remove all the others, so the run ends by removals.
+    const std::vector<timer_node*> order2 = linked_in_order(second);
+    REQUIRE(pop_all(q, order2.front()->m_deadline).front() == order2.front());
+    for (timer_node& node : second) {
+        if (node.linked()) {
+            q.remove(node);
+        }
+    }
+    REQUIRE(q.size() == 1);
+    REQUIRE(q.chunks().allocated == q.chunks().spare);  // the run's chunks are back
+    REQUIRE(q.next_deadline() <= after.m_deadline);
+    REQUIRE(pop_all(q, tp::max()) == std::vector<timer_node*>{&after});
+    REQUIRE(q.empty());
+}

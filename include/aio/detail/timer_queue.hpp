@@ -21,10 +21,13 @@
 //    chunks cost 8 bytes a timer and at most one partial chunk per bucket, and grow in place.
 //    Chunks freed by a run, a spread or an emptied bucket are reused; the pool keeps at most
 //    as many spare chunks as the buckets hold (or a few), giving the rest back.
-//  - A due level-0 slot becomes the "run": {deadline, node} sorted with a stable radix sort on
-//    the deadline's offset in the slot, i.e. by (deadline, push order); then each pop is O(1).
-//    (Sorting indices without reading the nodes was tried: the misses then move to the pops,
-//    where they overlap less, and it was slower.)
+//  - A due level-0 slot becomes the "run": its bucket stays as it is, and 8-byte entries
+//    {deadline's offset in the slot, bucket index} are sorted with a stable radix sort on the
+//    offset, i.e. by (deadline, push order); then each pop is O(1). Its nodes keep their
+//    (bucket, index), so making the run reads each node once (its deadline) and writes none,
+//    and removing one from the run leaves a hole that the run skips. (Sorting without reading
+//    the deadlines was tried: the misses then move to the pops, where they overlap less, and
+//    it was slower.)
 //  - Timers pushed into the current or a past slot go to a small "late" heap ordered by
 //    (deadline, sequence); they were pushed after the whole run, so the run wins ties.
 //  - next_deadline() is exact while the current slot has timers, else the start of the next
@@ -93,7 +96,7 @@ struct timer_node {
 
     clock::time_point m_deadline{};
     std::uintptr_t m_target = 0;   // the ready-queue item pushed when the timer fires
-    std::uint32_t m_where = npos;  // timer_queue's: the bucket, run or late heap holding it
+    std::uint32_t m_where = npos;  // timer_queue's: the bucket or late heap holding it
     std::uint32_t m_index = 0;     // timer_queue's: the position there
 
     [[nodiscard]] bool linked() const noexcept { return m_where != npos; }
@@ -108,8 +111,8 @@ public:
     /// the start of the next non-empty slot (see above). max() when empty.
     [[nodiscard]] clock::time_point next_deadline() const noexcept {
         std::int64_t t = std::numeric_limits<std::int64_t>::max();
-        if (!m_run.empty() || !m_late.empty()) {
-            t = m_run.empty() ? t : m_run[m_run_head].key;
+        if (running() || !m_late.empty()) {
+            t = running() ? run_key() : t;
             t = m_late.empty() ? t : std::min(t, m_late.front().key);
         } else if (m_summary[0] != 0) {
             t = shl(shl(m_block0, bits) + first_bit(0), shift0);
@@ -139,9 +142,7 @@ public:
         const std::uint32_t where = node.m_where;
         node.m_where = timer_node::npos;
         --m_size;
-        if (where == run) {
-            run_erase(node.m_index);
-        } else if (where == late) {
+        if (where == late) {
             late_erase(node.m_index);
         } else {
             bucket_erase(where, node.m_index);
@@ -161,18 +162,17 @@ public:
     /// The earliest timer if its deadline has passed, unlinked; nullptr otherwise.
     timer_node* pop_expired(clock::time_point now) noexcept {
         const std::int64_t t = ticks(now);
-        if (m_run.empty() && m_late.empty() && (m_size == 0 || !advance(t))) {
+        if (!running() && m_late.empty() && (m_size == 0 || !advance(t))) {
             return nullptr;
         }
         // The run wins ties: everything in the late heap was pushed after the run's timers.
-        const bool run_first =
-            !m_run.empty() && (m_late.empty() || m_run[m_run_head].key <= m_late.front().key);
-        if ((run_first ? m_run[m_run_head].key : m_late.front().key) > t) {
+        const bool run_first = running() && (m_late.empty() || run_key() <= m_late.front().key);
+        if ((run_first ? run_key() : m_late.front().key) > t) {
             return nullptr;
         }
-        timer_node* node = run_first ? m_run[m_run_head].node : m_late.front().node;
-        if (m_run_head + prefetch_distance < m_run.size()) {  // a removed entry is null: harmless
-            prefetch_for_write(reinterpret_cast<std::uintptr_t>(m_run[m_run_head + prefetch_distance].node), 64);
+        timer_node* node = run_first ? run_node(m_run_head) : m_late.front().node;
+        if (running() && m_run_head + prefetch_distance < m_run.size()) {  // a hole is null: harmless
+            prefetch_for_write(reinterpret_cast<std::uintptr_t>(run_node(m_run_head + prefetch_distance)), 64);
         }
         remove(*node);
         return node;
@@ -194,8 +194,8 @@ private:
     static constexpr int shift1 = shift0 + bits;  // level-1 slot: 2^32 ns
     static constexpr int shift2 = shift1 + bits;  // the overflow: beyond a 2^44 ns block
     static constexpr std::uint32_t overflow = 2 * slots;  // after level 0 and level 1
-    static constexpr std::uint32_t run = overflow + 1;
-    static constexpr std::uint32_t late = overflow + 2;
+    static constexpr std::uint32_t late = overflow + 1;
+    static constexpr std::uint32_t none = timer_node::npos;
     static constexpr int radix = shift0 / 2;  // two radix-sort passes cover a slot's offsets
     static_assert(shift0 % 2 == 0);
 
@@ -217,10 +217,9 @@ private:
             return arrays[i >> chunk_bits][i & chunk_mask];
         }
     };
-    struct run_entry {
-        std::int64_t key;
-        timer_node* node;  // nullptr: removed or popped
-    };
+    // A run entry: the deadline's offset in the slot (< 2^20) above the bucket index, so that
+    // sorting entries sorts by (deadline, push order).
+    using run_entry = std::uint64_t;
     struct late_entry {
         std::int64_t key;
         std::uint64_t seq;
@@ -234,11 +233,6 @@ private:
                 if (timer_node* p = b[i]) {
                     g(*p);
                 }
-            }
-        }
-        for (const run_entry& e : m_run) {
-            if (e.node != nullptr) {
-                g(*e.node);
             }
         }
         for (const late_entry& e : m_late) {
@@ -267,7 +261,8 @@ private:
     }
 
     // Where a deadline belongs relative to the cursor: the late heap if its slot has begun,
-    // level 0 if in the current level-0 block, level 1 if in the current level-1 block.
+    // level 0 if in the current level-0 block, level 1 if in the current level-1 block. So
+    // nothing is placed in the current slot's bucket, which may be holding the run.
     void place(timer_node& node, std::int64_t d) {
         const std::int64_t s0 = d >> shift0, s1 = s0 >> bits;
         if (s0 <= m_cur) {
@@ -364,10 +359,18 @@ private:
         bk[i] = nullptr;
         if (--bk.live == 0) {
             release(bk);
-            if (b < overflow) {
+            if (b == m_run_bucket) {  // the run is over
+                m_run.clear();
+                m_run_head = 0;
+                m_run_bucket = none;
+            } else if (b < overflow) {
                 flip_bit(b, false);
             } else {
                 m_over_min = std::numeric_limits<std::int64_t>::max();
+            }
+        } else if (b == m_run_bucket) {  // never compacted: the run's entries hold indices
+            while (run_node(m_run_head) == nullptr) {  // keep the head live
+                ++m_run_head;
             }
         } else if (bk.size >= 2 * bk.live + 16) {
             compact(bk);
@@ -394,15 +397,12 @@ private:
         }
     }
 
-    void run_erase(std::size_t i) noexcept {  // keeps the head live, or the run empty
-        m_run[i].node = nullptr;
-        while (m_run_head < m_run.size() && m_run[m_run_head].node == nullptr) {
-            ++m_run_head;
-        }
-        if (m_run_head == m_run.size()) {
-            m_run.clear();
-            m_run_head = 0;
-        }
+    [[nodiscard]] bool running() const noexcept { return m_run_bucket != none; }
+    std::int64_t run_key() const noexcept {  // the head's deadline
+        return shl(m_cur, shift0) + static_cast<std::int64_t>(m_run[m_run_head] >> 32);
+    }
+    timer_node* run_node(std::size_t k) const noexcept {  // nullptr: removed or popped
+        return m_buckets[m_run_bucket][static_cast<std::uint32_t>(m_run[k])];
     }
 
     static bool before(const late_entry& a, const late_entry& b) noexcept {
@@ -494,52 +494,54 @@ private:
         release(from);
     }
 
-    static std::uint32_t digit(const run_entry& e, int shift) noexcept {
-        return static_cast<std::uint32_t>(e.key >> shift) & ((1u << radix) - 1);
+    static std::uint32_t digit(run_entry e, int shift) noexcept {
+        return static_cast<std::uint32_t>(e >> (32 + shift)) & ((1u << radix) - 1);
     }
-    // Bucket b's timers become the run, sorted by deadline with an LSD radix sort on the offset
-    // in the slot (insertion sort if short): stable, so equal deadlines stay in push order.
+    // Bucket b's timers become the run: the bucket stays as it is (its nodes keep their
+    // (bucket, index), so they are read here but not written) and its entries are sorted by
+    // deadline with an LSD radix sort on the offset in the slot (insertion sort if short):
+    // stable, and the entries are made in push order, so equal deadlines stay in push order.
     void start_run(std::uint32_t b) noexcept {
-        bucket& bk = m_buckets[b];
+        const bucket& bk = m_buckets[b];
+        const std::int64_t base = shl(m_cur, shift0);
+        m_run.resize(bk.live);
+        std::size_t k = 0;
         for (std::uint32_t i = 0; i < bk.size; ++i) {
-            if (timer_node* p = bk[i]) {
-                m_run.push_back({ticks(p->m_deadline), p});
+            if (const timer_node* p = bk[i]) {
+                m_run[k++] = static_cast<std::uint64_t>(ticks(p->m_deadline) - base) << 32 | i;
             }
         }
         const std::size_t n = m_run.size();
         for (std::size_t i = 1; n <= 32 && i < n; ++i) {  // short: insertion sort
-            for (std::size_t j = i; j > 0 && m_run[j - 1].key > m_run[j].key; --j) {
+            for (std::size_t j = i; j > 0 && m_run[j - 1] > m_run[j]; --j) {
                 std::swap(m_run[j - 1], m_run[j]);
             }
         }
         m_tmp.resize(n > 32 ? n : 0);
         for (int shift = 0; n > 32 && shift < shift0; shift += radix) {
             std::uint32_t count[1u << radix] = {};
-            for (const run_entry& e : m_run) {
+            for (const run_entry e : m_run) {
                 ++count[digit(e, shift)];
             }
             std::uint32_t sum = 0;
             for (std::uint32_t& c : count) {
                 sum += std::exchange(c, sum);
             }
-            for (const run_entry& e : m_run) {
+            for (const run_entry e : m_run) {
                 m_tmp[count[digit(e, shift)]++] = e;
             }
             m_run.swap(m_tmp);
         }
-        for (std::size_t k = 0; k < n; ++k) {
-            m_run[k].node->m_where = run;
-            m_run[k].node->m_index = static_cast<std::uint32_t>(k);
-        }
         m_run_head = 0;
-        release(bk);
-        flip_bit(b, false);
+        m_run_bucket = b;
+        flip_bit(b, false);  // the wheel no longer sees it; pushes cannot reach it (see place)
     }
 
     std::vector<bucket> m_buckets;   // level 0, level 1, overflow
     std::vector<array> m_spare;      // the pool of full chunks; capacity >= m_chunks
     std::size_t m_chunks = 0;        // full chunks allocated: in buckets or spare
     std::vector<run_entry> m_run;    // the current slot, sorted; consumed from m_run_head
+    std::uint32_t m_run_bucket = none;  // the bucket holding the run's nodes, if running
     std::vector<run_entry> m_tmp;    // radix sort scratch
     std::vector<late_entry> m_late;  // binary min-heap
     std::size_t m_run_head = 0;
