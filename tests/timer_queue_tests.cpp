@@ -692,3 +692,54 @@ TEST_CASE("timer_queue removes timers from a started run, its head included, and
     REQUIRE(pop_all(q, tp::max()) == std::vector<timer_node*>{&after});
     REQUIRE(q.empty());
 }
+
+TEST_CASE("timer_queue fires like an ordered map with thousands of timers in a few multi-chunk "
+          "slots",
+          "[timer_queue]") {
+    const std::uint64_t seed = GENERATE(range(1, 5));
+    std::mt19937_64 gen(seed);
+    constexpr std::size_t n = 12000;
+    model ref(n);
+    timer_queue q;
+    const tp b = past_block();
+    timer_node& anchor = ref.node(0);
+    ref.push(q, 0, b);  // steers the cursor (see above); fires first
+    const auto deadline = [&](ticks_t first_slot) {  // four slots, few distinct values: ties
+        return shifted(b, (first_slot + static_cast<ticks_t>(gen() % 4)) * slot +
+                              static_cast<ticks_t>(gen() % 50) * 1000);
+    };
+    // Pushes and removals interleaved: about two thirds are removed, so holes outnumber the
+    // timers again and again and compactions renumber the buckets between pushes.
+    for (std::size_t i = 1; i < n; ++i) {
+        ref.push(q, i, deadline(1));
+        for (int k = 0; k < 3; ++k) {
+            const std::size_t victim = 1 + gen() % i;
+            if (gen() % 3 != 0 && ref.node(victim).linked()) {
+                ref.remove(q, victim);
+            }
+        }
+    }
+    REQUIRE(q.size() == ref.size());
+    REQUIRE(q.size() > 3 * n / 10);
+    REQUIRE(q.chunks().allocated >= 4);
+    REQUIRE(anchor.linked());
+    // Time walks through the slots (and past them, until everything has fired): runs start,
+    // timers are removed from them and pushed behind them (into the late heap, or the slots
+    // still ahead).
+    const tp end = shifted(b, 8 * slot);
+    for (tp now = b; !q.empty(); now = shifted(now, 200'000)) {
+        ref.pop(q, now);
+        for (int k = 0; now < end && k < 40; ++k) {
+            const std::size_t i = gen() % n;
+            if (ref.node(i).linked()) {
+                ref.remove(q, i);
+            } else if (i != 0 && gen() % 2 == 0) {
+                ref.push(q, i, gen() % 2 == 0 ? now : deadline(3));
+            }
+        }
+        REQUIRE(q.size() == ref.size());
+        REQUIRE(q.next_deadline() <= (ref.size() == 0 ? tp::max() : tp(clock_type::duration(ref.earliest()))));
+    }
+    REQUIRE(ref.size() == 0);
+    REQUIRE(q.chunks().allocated == q.chunks().spare);
+}

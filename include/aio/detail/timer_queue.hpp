@@ -3,8 +3,8 @@
 //
 // Why not a heap: the 4-ary heap this replaces wrote a heap index into a node (inside another
 // coroutine frame, so a cache miss) at each level of every pop: ~1 µs per expiry at 1M timers.
-// Here a node is written when pushed (while hot), when it moves down a level, and when its
-// slot comes due, in a tight loop over the slot whose cache misses overlap.
+// Here a node is written when pushed (while hot), when it moves down a level and when it
+// fires; when its slot comes due it is only read, in a tight loop whose cache misses overlap.
 //  - Time is in clock ticks (ns). Level 0: 4096 slots of 2^20 ns (~1 ms; 4.3 s in all); level
 //    1: 4096 slots of 2^32 ns (4.3 s; 4.9 h in all); one overflow bucket holds the rest,
 //    time_point::max() included. Levels are aligned blocks (slot = deadline >> shift): when the
@@ -15,29 +15,34 @@
 //    so does spreading a bucket, because a block takes direct pushes only after its bucket has
 //    been spread into it. Equal deadlines therefore sit in push order everywhere.
 //  - Memory: a bucket's pointers sit in fixed chunks of 256 (2 KiB), item i in chunk i / 256,
-//    from a pool the queue owns; a bucket's first array grows 4, 16, 64, 256 so that a sparse
-//    bucket does not cost a chunk. Why: a million timers put ~1,100 in each 1 ms slot, and a
+//    from a pool the queue owns. Why: a million timers put ~1,100 in each 1 ms slot, and a
 //    vector doubling to 2,048 entries cost ~15 bytes a timer, plus a copy at each doubling;
 //    chunks cost 8 bytes a timer and at most one partial chunk per bucket, and grow in place.
-//    Chunks freed by a run, a spread or an emptied bucket are reused; the pool keeps at most
-//    as many spare chunks as the buckets hold (or a few), giving the rest back.
+//    Why 256: the partial chunks cost ~1 byte a timer at 1M timers, and a malloc, a table
+//    entry and a pool move per 256 timers are noise. A bucket's first array grows 4, 16, 64,
+//    256, so a sparse bucket costs no chunk, and one of up to 16 stays when it empties, as the
+//    vectors' capacity did. Chunks freed by a run, a spread or an emptied bucket are reused;
+//    the pool keeps at most as many spare chunks as the buckets hold (or 16), and frees the
+//    rest (see trim_spares).
 //  - A due level-0 slot becomes the "run": its bucket stays as it is, and 8-byte entries
 //    {deadline's offset in the slot, bucket index} are sorted with a stable radix sort on the
 //    offset, i.e. by (deadline, push order); then each pop is O(1). Its nodes keep their
 //    (bucket, index), so making the run reads each node once (its deadline) and writes none,
 //    and removing one from the run leaves a hole that the run skips. (Sorting without reading
 //    the deadlines was tried: the misses then move to the pops, where they overlap less, and
-//    it was slower.)
+//    it was slower. Prefetching nodes a few items ahead in that loop, and when spreading, was
+//    measured too: no gain at 1M or 10M timers, as out-of-order execution already overlaps
+//    these independent loads. The pops do prefetch: the caller's work sits between them.)
 //  - Timers pushed into the current or a past slot go to a small "late" heap ordered by
 //    (deadline, sequence); they were pushed after the whole run, so the run wins ties.
 //  - next_deadline() is exact while the current slot has timers, else the start of the next
 //    non-empty slot: <= 1 ms early at level 0, <= 4.3 s at level 1, or the (possibly stale-low)
 //    overflow minimum. An early wake-up spreads that bucket a level down, so the loop wakes at
 //    most twice early for a deadline and never spins.
-//  - The queue never touches a removed node. It allocates when a bucket needs a chunk and the
-//    pool has none, or the run outgrows its largest size so far; that can happen in
-//    pop_expired while spreading a bucket, and as it is noexcept, running out of memory there
-//    terminates (as growing the ready queue would).
+//  - The queue never touches a removed node. It allocates when a bucket outgrows its arrays
+//    and the pool has no spare chunk, or the run outgrows its largest size so far; that can
+//    happen in pop_expired while spreading a bucket, and as it is noexcept, running out of
+//    memory there terminates (as growing the ready queue would).
 #ifndef AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 
@@ -149,16 +154,6 @@ public:
         }
     }
 
-    /// Full-size chunks (see above) the queue has allocated, and how many of them are spare
-    /// (in the pool, not in a bucket). For tests and benchmarks.
-    struct chunk_counts {
-        std::size_t allocated = 0;
-        std::size_t spare = 0;
-    };
-    [[nodiscard]] chunk_counts chunks() const noexcept { return {m_chunks, m_spare.size()}; }
-    static constexpr std::size_t chunk_capacity = 256;  // timers per full-size chunk
-    static constexpr std::size_t spare_floor = 16;      // spare chunks kept when few are in use
-
     /// The earliest timer if its deadline has passed, unlinked; nullptr otherwise.
     timer_node* pop_expired(clock::time_point now) noexcept {
         const std::int64_t t = ticks(now);
@@ -186,6 +181,15 @@ public:
         old.for_each([](timer_node& node) { node.m_where = timer_node::npos; });
         old.for_each(f);
     }
+
+    // For tests and benchmarks: the chunk pool (see above).
+    static constexpr std::size_t chunk_capacity = 256;  // timers per full-size chunk
+    static constexpr std::size_t spare_floor = 16;      // spare chunks kept however few are used
+    struct chunk_counts {
+        std::size_t allocated = 0;  // full chunks that exist: in buckets or spare
+        std::size_t spare = 0;      // in the pool
+    };
+    [[nodiscard]] chunk_counts chunks() const noexcept { return {m_chunks, m_spare.size()}; }
 
 private:
     static constexpr int bits = 12;  // 4096 slots per level
@@ -275,7 +279,7 @@ private:
         } else if ((s1 >> bits) == (m_block0 >> bits)) {
             b = slots + static_cast<std::uint32_t>(s1 & (slots - 1));
         } else {
-            m_over_min = std::min(m_over_min, d);  // if push_back throws: stale-low, harmless
+            m_over_min = std::min(m_over_min, d);  // if grow() throws: stale-low, harmless
         }
         bucket& bk = m_buckets[b];
         if (bk.size == bk.capacity) {
@@ -316,7 +320,7 @@ private:
             m_spare.pop_back();
             return a;
         }
-        if (m_spare.capacity() == m_chunks) {  // so that give_back() never allocates
+        if (m_spare.capacity() <= m_chunks) {  // so that give_back() never allocates
             m_spare.reserve(2 * m_chunks + spare_floor);
         }
         array a = std::make_unique_for_overwrite<timer_node*[]>(chunk_capacity);
@@ -329,13 +333,13 @@ private:
             m_spare.push_back(std::move(a));
         }
     }
-    // The pool policy. Spare chunks beyond max(spare_floor, chunks in buckets) go back to the
-    // allocator. Why: a steady load needs about one slot's worth of spares (a slot's run frees
-    // what the next millisecond's pushes take), far fewer than are in use; after a burst (a
-    // million timers expiring) the pool would otherwise keep its peak size for good, while the
-    // frames that will be allocated next could reuse this memory. Why not fewer: a malloc and
-    // a free per 256 timers is the most this can cost, and memory never exceeds twice what
-    // the buckets hold (plus the floor).
+    // The pool policy: whenever chunks come back, spares beyond max(spare_floor, chunks in
+    // buckets) are freed. Why a bound: after a burst (a million timers expiring) the pool would
+    // otherwise keep its peak size for good, memory that the frames allocated next could use.
+    // Why this one: a steady load needs about one slot's worth of spares (a run frees what the
+    // next millisecond's pushes take), well under the chunks in use, so it allocates nothing;
+    // memory stays under twice what the buckets hold, plus 32 KiB; and a load that crosses
+    // the bound back and forth pays at most a malloc and a free per 256 timers.
     void trim_spares() noexcept {
         const std::size_t keep = std::max(spare_floor, m_chunks - m_spare.size());
         for (; m_spare.size() > keep; --m_chunks) {
