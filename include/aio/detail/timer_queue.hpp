@@ -32,7 +32,9 @@
 //    the deadlines was tried: the misses then move to the pops, where they overlap less, and
 //    it was slower. Prefetching nodes a few items ahead in that loop, and when spreading, was
 //    measured too: no gain at 1M or 10M timers, as out-of-order execution already overlaps
-//    these independent loads. The pops do prefetch: the caller's work sits between them.)
+//    these independent loads. So was prefetching the next slot's nodes during the pops: a
+//    prefetch to a page the TLB lacks waits for the page walk, so the cost moved to the pops
+//    and grew. The pops do prefetch their own run's nodes, whose pages were just walked.)
 //  - Timers pushed into the current or a past slot go to a small "late" heap ordered by
 //    (deadline, sequence); they were pushed after the whole run, so the run wins ties.
 //  - next_deadline() is exact while the current slot has timers, else the start of the next
