@@ -48,6 +48,7 @@
 #ifndef AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 
+#include "clock.hpp"
 #include "prefetch.hpp"
 
 #include <algorithm>
@@ -57,46 +58,10 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
 namespace aio::detail {
-
-using clock = std::chrono::steady_clock;
-
-/// `delay` in clock ticks, rounded up (a sleep never wakes early) and saturated at the clock's
-/// largest duration (an enormous delay means "forever", not an overflow); <= 0 gives zero.
-/// NaN is rejected. Done once, when an awaiter is made, so the wait itself needs no floating
-/// point.
-template <class Rep, class Period>
-clock::duration to_clock_duration(std::chrono::duration<Rep, Period> delay) {
-    using wide = std::chrono::duration<long double>;
-    const long double seconds = std::chrono::duration_cast<wide>(delay).count();
-    if (seconds != seconds) {
-        throw std::invalid_argument("aio: a delay must not be NaN");
-    }
-    if (seconds <= 0) {
-        return clock::duration::zero();
-    }
-    if (seconds >= std::chrono::duration_cast<wide>(clock::duration::max()).count()) {
-        return clock::duration::max();
-    }
-    return std::chrono::ceil<clock::duration>(delay);
-}
-
-/// `now + delay`, saturated at the clock's end: integer arithmetic only (the hot path).
-inline clock::time_point saturating_deadline(clock::time_point now, clock::duration delay) noexcept {
-    if (delay <= clock::duration::zero()) {
-        return now;
-    }
-    return delay >= clock::time_point::max() - now ? clock::time_point::max() : now + delay;
-}
-
-template <class Rep, class Period>
-clock::time_point saturating_deadline(clock::time_point now, std::chrono::duration<Rep, Period> delay) {
-    return saturating_deadline(now, to_clock_duration(delay));
-}
 
 struct timer_node {
     static constexpr std::uint32_t npos = 0xffffffffu;
