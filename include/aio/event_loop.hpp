@@ -276,10 +276,12 @@ private:
     void release(detail::task_root& root) noexcept override;
 
     void check_open(const char* what) const {
-        if (m_closed) {
-            throw event_loop_error(std::string("aio::event_loop::") + what +
-                                   ": the event loop is closed");
+        if (m_closed) [[unlikely]] {
+            closed(what);
         }
+    }
+    [[noreturn, gnu::noinline]] static void closed(const char* what) {
+        throw event_loop_error(std::string("aio::event_loop::") + what + ": the event loop is closed");
     }
 
     template <class F>

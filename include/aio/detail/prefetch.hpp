@@ -16,12 +16,14 @@ namespace aio::detail {
 /// How many items ahead of the one being run the loop prefetches.
 inline constexpr std::size_t prefetch_distance = 8;
 
-/// Prefetches, for writing, the cache lines of the `bytes` starting at `address` (an integer:
-/// the range may start a little before an object, which a pointer may not point to).
+/// Prefetches, for writing, every cache line that holds a byte of [address, address + bytes)
+/// (an integer: the range may start a little before an object, which a pointer may not point
+/// to). Why by line: a 112-byte frame that starts 48 bytes into a line spans three lines.
 inline void prefetch_for_write(std::uintptr_t address, std::size_t bytes) noexcept {
 #if defined(__GNUC__) || defined(__clang__)
-    for (std::size_t offset = 0; offset < bytes; offset += 64) {
-        __builtin_prefetch(reinterpret_cast<const void*>(address + offset), 1, 3);
+    constexpr std::uintptr_t line = 64;
+    for (std::uintptr_t p = address & ~(line - 1); p < address + bytes; p += line) {
+        __builtin_prefetch(reinterpret_cast<const void*>(p), 1, 3);
     }
 #else
     (void)address;

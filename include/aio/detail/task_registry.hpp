@@ -29,20 +29,10 @@ public:
     /// Makes room for one add() so that add() cannot throw. `may_compact`: no slot number is
     /// held anywhere (the ready queue refers to unstarted tasks by slot).
     void reserve_one(bool may_compact) {
-        if (m_slots.size() >= max_slots && (m_live > max_slots / 2 || !may_compact)) {
-            throw std::length_error("aio::event_loop: too many pending tasks");
+        if (m_slots.size() != m_slots.capacity() && m_slots.size() % 64 != 0) [[likely]] {
+            return;  // room for the slot, and its bit is in a word that exists
         }
-        if (m_slots.size() == m_slots.capacity()) {
-            if (may_compact && m_live <= m_slots.size() / 2 && !m_slots.empty()) {
-                compact();
-            } else {
-                reserve_one_more(m_slots);
-            }
-        }
-        if (m_slots.size() / 64 >= m_finished.size()) {
-            m_finished.reserve(m_slots.capacity() / 64 + 1);
-            m_finished.push_back(0);
-        }
+        grow(may_compact);
     }
     void add(task_root& root) noexcept {
         root.m_owner_index = static_cast<std::uint32_t>(m_slots.size());
@@ -85,6 +75,23 @@ public:
 
 private:
     static constexpr std::size_t max_slots = 0xfffffffeu;  // slot indices are 32-bit
+
+    [[gnu::noinline]] void grow(bool may_compact) {
+        if (m_slots.size() >= max_slots && (m_live > max_slots / 2 || !may_compact)) {
+            throw std::length_error("aio::event_loop: too many pending tasks");
+        }
+        if (m_slots.size() == m_slots.capacity()) {
+            if (may_compact && m_live <= m_slots.size() / 2 && !m_slots.empty()) {
+                compact();
+            } else {
+                reserve_one_more(m_slots);
+            }
+        }
+        if (m_slots.size() / 64 >= m_finished.size()) {
+            m_finished.reserve(m_slots.capacity() / 64 + 1);
+            m_finished.push_back(0);
+        }
+    }
 
     [[nodiscard]] bool finished(std::size_t i) const noexcept { return (m_finished[i / 64] >> (i % 64) & 1u) != 0; }
 
