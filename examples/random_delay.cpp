@@ -167,7 +167,7 @@ public:
 };
 
 // A generous upper bound of the memory one task costs here: its coroutine frame, its handle,
-// its slot in the gather and in the loop's task list and timer heap (README, "Performance").
+// its slot in the gather and in the loop's task list and timer queue (README, "Performance").
 constexpr std::uint64_t bytes_per_task_estimate = 512;
 // A pause (or timeout) longer than a day is a typo, not a demo: refuse it rather than appear
 // to hang.

@@ -49,7 +49,7 @@ aio::task<> task_handle_synopsis() {
 }
 
 // ---- <aio/event_loop.hpp> -----------------------------------------------------------------------
-// class event_loop;   // one thread: a ready queue, a timer heap, and the tasks it owns
+// class event_loop;   // one thread: a ready queue, a timer wheel, and the tasks it owns
 void event_loop_synopsis() {
     aio::event_loop loop;
     loop.set_debug(true);                         // report slow steps and lost tasks

@@ -8,7 +8,7 @@
 // Guarantees: a sleep never wakes early (the deadline is rounded up to the clock's tick);
 // sleeps with equal deadlines wake in the order they started; sleep(0) (or any non-positive
 // duration) lets every other ready task run once, then continues. A cancelled sleep leaves the
-// timer heap at once and throws aio::cancelled_error.
+// timer queue at once and throws aio::cancelled_error.
 //
 // Lifetime rules: the timer node lives inside the awaiter, i.e. in the sleeping coroutine's
 // frame — sleeping allocates nothing. Must be awaited inside a running event loop.

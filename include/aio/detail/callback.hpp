@@ -84,7 +84,7 @@ public:
     [[nodiscard]] detail::clock::time_point when() const noexcept {
         return m_node != nullptr ? m_node->m_timer.m_deadline : detail::clock::time_point{};
     }
-    /// A pending timer leaves the loop's heap at once (and drops the loop's reference), so a
+    /// A pending timer leaves the loop's timers at once (and drops the loop's reference), so a
     /// cancelled far-future callback costs nothing; a call_soon callback is skipped.
     void cancel() noexcept {
         if (m_node == nullptr || m_node->m_cancelled) {

@@ -144,7 +144,7 @@ inline void event_loop::close_now() noexcept {
         }
     };
     // 1. Forget queued work. 2. Unlink every timer, so that the sleeping frames destroyed below
-    // do not touch the heap. 3. Drop the loop's reference to each pending task: a frame nobody
+    // do not touch the timer queue. 3. Drop the loop's reference to each pending task: a frame nobody
     // else holds is destroyed now, the rest when their last handle goes.
     while (!m_ready.empty()) {
         const std::uintptr_t item = m_ready.pop();
