@@ -615,3 +615,124 @@ TEST_CASE("tasks with 16-byte-aligned results run as created tasks and return th
     CHECK(reinterpret_cast<std::uintptr_t>(&pair.result()) % 16 == 0);
     CHECK(wide.result() == 2.5L);
 }
+
+namespace {
+
+aio::task<void> finish_soon() { co_await aio::sleep(0ms); }
+
+aio::task<std::size_t> waves_of_tasks(std::vector<aio::task_handle<void>>& sleepers, int& cancelled) {
+    aio::event_loop& loop = aio::get_running_loop();
+    for (int wave = 0; wave < 6; ++wave) {
+        std::vector<aio::task_handle<void>> shorts;
+        for (int i = 0; i < 3000; ++i) {
+            shorts.push_back(loop.create_task(finish_soon()));
+        }
+        sleepers.push_back(loop.create_task(sleep_for_hours(cancelled)));
+        for (auto& h : shorts) {
+            co_await h;
+        }
+    }
+    co_return loop.pending_tasks();
+}
+
+} // namespace
+
+TEST_CASE("the loop keeps track of long-lived tasks while many short ones come and go",
+          "[event_loop]") {
+    // 18,000 short tasks in waves make the loop's task list squeeze out finished slots more
+    // than once; the six sleepers must stay reachable for cancel_all and close.
+    aio::event_loop loop;
+    std::vector<aio::task_handle<void>> sleepers;
+    int cancelled = 0;
+    CHECK(loop.run_until_complete(waves_of_tasks(sleepers, cancelled)) == 7);  // and main
+    CHECK(loop.pending_tasks() == 6);
+    CHECK(loop.cancel_all() == 6);
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    CHECK(cancelled == 6);
+    CHECK(loop.pending_tasks() == 0);
+    CHECK(loop.cancel_all() == 0);  // no finished task is still listed
+    for (const auto& s : sleepers) {
+        CHECK(s.cancelled());
+    }
+    loop.close();
+}
+
+namespace {
+
+aio::task<void> note_number(std::vector<int>& log, int n) {
+    log.push_back(n);
+    co_return;
+}
+
+aio::task<void> note_and_create(std::vector<int>& log, int n, int children) {
+    log.push_back(n);
+    for (int j = 0; j < children; ++j) {
+        (void)aio::create_task(note_number(log, 1000 + j));
+    }
+    co_return;
+}
+
+// Leaves 100 finished slots in the loop's task list (a sleeper keeps it from emptying), so
+// that it squeezes them out when it reaches slot 128, and the tasks created after that reuse
+// the slots where the ones queued before it were: a queued start that was not moved along
+// would start the wrong task.
+aio::task<void> leave_finished_slots(aio::task_handle<void>& sleeper, int& cancelled) {
+    sleeper = aio::create_task(sleep_for_hours(cancelled));
+    for (int i = 0; i < 100; ++i) {
+        (void)aio::create_task(finish_soon());
+    }
+    co_await aio::sleep(1ms);
+    co_await aio::sleep(1ms);
+}
+
+aio::task<void> create_while_starts_are_queued(std::vector<int>& log) {
+    for (int i = 0; i < 200; ++i) {  // the list squeezes out the finished slots meanwhile
+        (void)aio::create_task(note_number(log, i));
+    }
+    co_await aio::sleep(1ms);
+}
+
+aio::task<void> create_while_a_run_starts(std::vector<int>& log) {
+    for (int i = 0; i < 20; ++i) {  // no squeeze yet; task 5 makes one happen as it starts
+        (void)aio::create_task(note_and_create(log, i, i == 5 ? 100 : 0));
+    }
+    co_await aio::sleep(1ms);
+    co_await aio::sleep(1ms);
+}
+
+std::vector<int> numbers(int first, int last) {
+    std::vector<int> v;
+    for (int i = first; i <= last; ++i) {
+        v.push_back(i);
+    }
+    return v;
+}
+
+} // namespace
+
+TEST_CASE("tasks queued to start keep their order when the loop's task list squeezes out "
+          "finished slots",
+          "[event_loop]") {
+    aio::event_loop loop;
+    aio::task_handle<void> sleeper;
+    int cancelled = 0;
+    std::vector<int> log;
+    loop.run_until_complete(leave_finished_slots(sleeper, cancelled));
+    SECTION("while their runs wait in the ready queue") {
+        loop.run_until_complete(create_while_starts_are_queued(log));
+        CHECK(log == numbers(0, 199));
+    }
+    SECTION("while their run is being started") {
+        loop.run_until_complete(create_while_a_run_starts(log));
+        std::vector<int> expected = numbers(0, 19);
+        const std::vector<int> children = numbers(1000, 1099);
+        expected.insert(expected.end(), children.begin(), children.end());
+        CHECK(log == expected);
+    }
+    CHECK(loop.pending_tasks() == 1);
+    CHECK(loop.cancel_all() == 1);
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    CHECK(cancelled == 1);
+}

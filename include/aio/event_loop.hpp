@@ -114,8 +114,10 @@ public:
         if (!t.valid()) {
             throw invalid_state_error("aio::event_loop::create_task: empty (moved-from) task");
         }
-        m_tasks.reserve_one(m_unstarted == 0);  // may throw: do it before taking ownership
-        m_ready.reserve(2);
+        m_ready.reserve(2);  // may throw: do it before taking ownership
+        if (const std::size_t moved = m_tasks.reserve_one()) {
+            move_queued_starts(moved);
+        }
         auto coro = t.release();
         detail::task_root& root = coro.promise().make_root(this);
         root.m_refs = 2;  // the loop's reference and the handle's
@@ -256,11 +258,25 @@ private:
     void start_tasks(std::size_t first, std::size_t count);
     void start_task(detail::task_root& root);
 
+    // m_tasks squeezed out finished slots: the unstarted tasks moved down by `moved` slots.
+    void move_queued_starts(std::size_t moved) noexcept {
+        if (m_starting_next < m_starting_end) {  // the run start_tasks is going through
+            m_starting_next -= moved;
+            m_starting_end -= moved;
+        }
+        for (std::size_t k = 0; k < m_ready.size(); ++k) {
+            std::uintptr_t& item = m_ready.at(k);
+            if (detail::kind_of(item) == detail::ready_kind::start_task) {
+                item -= static_cast<std::uintptr_t>(moved) << 2;
+                ++k;  // the count
+            }
+        }
+    }
+
     // Queues the first step of the task in slot `slot` of m_tasks: extends the run of starts
     // at the back of the ready queue if it was queued last and ends right before `slot`
     // (see ready_queue.hpp). Room for two items was reserved.
     void queue_start(std::size_t slot) noexcept {
-        ++m_unstarted;
         if (m_ready.pushed() == m_start_run_mark) {
             std::uintptr_t& count = m_ready.from_back(0);
             if ((m_ready.from_back(1) >> 2) + count == slot) {
@@ -291,7 +307,8 @@ private:
 
     detail::ready_queue m_ready;
     std::size_t m_start_run_mark = 0;  // m_ready.pushed() right after the last run of starts
-    std::size_t m_unstarted = 0;       // tasks in those runs: m_tasks may not renumber slots
+    std::size_t m_starting_next = 0;   // the run start_tasks is in: its next slot and its end
+    std::size_t m_starting_end = 0;
     detail::timer_queue m_timers;
     detail::task_registry m_tasks;  // pending created tasks (asyncio.all_tasks)
     detail::idle_wait m_idle;

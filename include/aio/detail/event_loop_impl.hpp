@@ -57,15 +57,19 @@ inline void event_loop::run_once() {
     }
 }
 
-// A run of first steps: the tasks in slots [first, first + count) of m_tasks, in order.
+// A run of first steps: the tasks in slots [first, first + count) of m_tasks, in order. The
+// range is kept in members, as a task started here may create tasks, and so make m_tasks
+// move its slots down (see move_queued_starts).
 inline void event_loop::start_tasks(std::size_t first, std::size_t count) {
-    for (std::size_t slot = first; slot < first + count; ++slot) {
-        if (slot + detail::prefetch_distance < first + count) {
+    m_starting_next = first;
+    m_starting_end = first + count;
+    while (m_starting_next < m_starting_end) {
+        const std::size_t slot = m_starting_next++;
+        if (slot + detail::prefetch_distance < m_starting_end) {
             if (const detail::task_root* ahead = m_tasks.at(slot + detail::prefetch_distance)) {
                 detail::prefetch_for_write(reinterpret_cast<std::uintptr_t>(ahead) - 16, 128);  // its frame
             }
         }
-        --m_unstarted;
         if (detail::task_root* root = m_tasks.at(slot)) {
             start_task(*root);
         }
@@ -154,20 +158,13 @@ inline void event_loop::close_now() noexcept {
             drop_callback(item);
         }
     }
-    m_unstarted = 0;
     m_timers.clear([&](detail::timer_node& node) noexcept { drop_callback(node.m_target); });
-    std::vector<detail::task_root*> tasks = m_tasks.take_all();
-    for (detail::task_root* root : tasks) {
-        if (root != nullptr) {
-            root->m_registered = false;
-            root->m_debug = m_debug;
-        }
-    }
-    for (detail::task_root* root : tasks) {
-        if (root != nullptr) {
-            root->release();
-        }
-    }
+    const detail::task_registry::contents tasks = m_tasks.take_all();
+    tasks.for_each([debug = m_debug](detail::task_root& root) noexcept {
+        root.m_registered = false;
+        root.m_debug = debug;
+    });
+    tasks.for_each([](detail::task_root& root) noexcept { root.release(); });
 }
 
 } // namespace aio
