@@ -556,3 +556,71 @@ TEST_CASE("a range gather returns results that cannot be default-constructed, in
           "[gather]") {
     CHECK(aio::run(gather_of_non_default_constructible()) == std::vector<int>{1, 2});
 }
+
+namespace {
+
+aio::task<int> note_start_then(std::vector<std::string>& log, std::string name) {
+    log.push_back(name + " started");
+    co_await aio::sleep(1ms);
+    co_return 2;
+}
+
+// A gather of arguments made before its handle children finish: they count, and a failure
+// among them cancels the rest before the gather is awaited; a task child then never starts.
+aio::task<void> argument_gather_watches_handles_at_once(std::vector<std::string>& log) {
+    auto failing = aio::create_task(fail_after(1ms, "boom", log));
+    auto sleeper = aio::create_task(sleep_noting(10s, "sleeper", log));
+    auto g = aio::gather(std::move(failing), std::move(sleeper), note_start_then(log, "task child"));
+    co_await aio::sleep(30ms);  // the failure happens here, the sleeper is cancelled here
+    log.push_back("awaiting");
+    try {
+        (void)co_await g;
+    } catch (const test_error& e) {
+        log.push_back(std::string("caught ") + e.what());
+    }
+}
+
+aio::task<void> range_gather_watches_handles_at_once(std::vector<std::string>& log) {
+    std::vector<aio::task_handle<int>> handles;
+    handles.push_back(aio::create_task(fail_after(1ms, "boom", log)));
+    handles.push_back(aio::create_task(sleep_noting(10s, "sleeper", log)));
+    auto g = aio::gather(handles);
+    co_await aio::sleep(30ms);
+    log.push_back("awaiting");
+    try {
+        (void)co_await g;
+    } catch (const test_error& e) {
+        log.push_back(std::string("caught ") + e.what());
+    }
+}
+
+aio::task<int> argument_gather_of_finished_handles() {
+    auto a = aio::create_task(value_after(1ms, 1));
+    auto b = aio::create_task(value_after(2ms, 2));
+    auto g = aio::gather(a, b);
+    co_await aio::sleep(30ms);
+    auto [x, y] = co_await g;
+    co_return x + y;
+}
+
+} // namespace
+
+TEST_CASE("a gather watches its task handles from the moment it is made", "[gather][cancel]") {
+    std::vector<std::string> log;
+    const steady::time_point start = steady::now();
+    SECTION("arguments") {
+        aio::run(argument_gather_watches_handles_at_once(log));
+        CHECK(log == std::vector<std::string>{"boom thrown", "sleeper cancelled", "awaiting",
+                                              "caught boom"});  // the task child never started
+    }
+    SECTION("a range") {
+        aio::run(range_gather_watches_handles_at_once(log));
+        CHECK(log == std::vector<std::string>{"boom thrown", "sleeper cancelled", "awaiting",
+                                              "caught boom"});
+    }
+    CHECK(steady::now() - start < 1s);
+}
+
+TEST_CASE("a gather of arguments counts the handles that finish before it is awaited", "[gather]") {
+    CHECK(aio::run(argument_gather_of_finished_handles()) == 3);
+}

@@ -54,19 +54,30 @@ public:
         std::tuple<outcome<typename Children::value_type>...>,
         std::tuple<gather_value_t<typename Children::value_type>...>>;
 
+    // Handle children run already: they are watched from here on, as asyncio's gather
+    // attaches its callbacks at once (and as a range gather does). Task children are lazy:
+    // they are rooted, watched and started by co_await.
     explicit gather_awaitable(Children&&... children)
-        : gather_core(Policy, sizeof...(Children), &cancel_all), m_children(std::move(children)...) {}
+        : gather_core(Policy, sizeof...(Children), &cancel_all), m_children(std::move(children)...) {
+        hold_cancellations();  // a failed handle cancels the others once all are watched
+        watch_all<true>(std::index_sequence_for<Children...>{});
+        release_cancellations();
+    }
     ~gather_awaitable() { unlink(std::index_sequence_for<Children...>{}); }
 
-    [[nodiscard]] bool await_ready() const noexcept { return sizeof...(Children) == 0; }
+    [[nodiscard]] bool await_ready() const noexcept { return all_finished(); }
 
-    // why: root and watch every child first, then start them in argument order right here;
-    // suspend only if some child is still running afterwards (see detail/gather.hpp).
+    // why: root and watch every task child first, then start them in argument order right
+    // here; suspend only if some child is still running afterwards (see detail/gather.hpp).
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> parent) {
         begin(parent);
         std::apply([loop = loop()](auto&... c) { (c.prepare(loop), ...); }, m_children);
-        watch_all(std::index_sequence_for<Children...>{});
+        m_rooted = true;
+        watch_all<false>(std::index_sequence_for<Children...>{});
+        if (cancelling_children()) {  // a handle failed before: the tasks start cancelled
+            cancel_tasks(std::index_sequence_for<Children...>{});
+        }
         cancel_if_parent_cancelled();
         std::apply([](auto&... c) { (c.start(), ...); }, m_children);
         return end_start();
@@ -85,9 +96,19 @@ private:
         gather_awaitable* m_self = nullptr;  // nullptr once the child finished
     };
 
+    template <class C>
+    static constexpr bool is_handle = std::is_same_v<C, gather_handle_child<typename C::value_type>>;
+
+    // Only rooted children can be cancelled: task children are rooted by co_await.
     static void cancel_all(gather_core& core) {
         auto& self = static_cast<gather_awaitable&>(core);
-        std::apply([](auto&... c) { (cancel_root(c.root()), ...); }, self.m_children);
+        std::apply([rooted = self.m_rooted](auto&... c) {
+            ((is_handle<std::remove_cvref_t<decltype(c)>> || rooted ? cancel_root(c.root()) : void()), ...);
+        }, self.m_children);
+    }
+    template <std::size_t... I>
+    void cancel_tasks(std::index_sequence<I...>) noexcept {
+        ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>> ? void() : cancel_root(std::get<I>(m_children).root())), ...);
     }
     template <std::size_t I>
     static std::coroutine_handle<> on_complete(completion_node& n, task_root& child) noexcept {
@@ -115,9 +136,9 @@ private:
             child.add_waiter(m_nodes[I]);
         }
     }
-    template <std::size_t... I>
+    template <bool Handles, std::size_t... I>
     void watch_all(std::index_sequence<I...>) noexcept {
-        (watch_one<I>(), ...);
+        ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>> == Handles ? watch_one<I>() : void()), ...);
     }
     template <std::size_t... I>
     void unlink(std::index_sequence<I...>) noexcept {
@@ -126,6 +147,7 @@ private:
 
     std::tuple<Children...> m_children;
     std::array<node, sizeof...(Children)> m_nodes{};
+    bool m_rooted = false;  // co_await has rooted the task children
 };
 
 template <class T>

@@ -229,6 +229,11 @@ protected:
     }
 
     [[nodiscard]] bool all_finished() const noexcept { return m_remaining == 0; }
+    /// A failure has made (or will make, once held cancellations are released) the gather
+    /// cancel its children.
+    [[nodiscard]] bool cancelling_children() const noexcept {
+        return (m_failed && m_policy == gather_policy::cancel_on_error) || m_broken != nullptr;
+    }
     void set_children(std::size_t n) noexcept { m_remaining = n; }
 
     /// While held, a failure's "cancel the siblings" waits: the children are still being
