@@ -19,10 +19,11 @@
 //
 // Lifetime rules: the gather owns the task<T> children's frames; results are moved out of
 // them. Handle children are shared: their results are copied (moved only for move-only types).
-// An argument gather keeps its children until it is destroyed and allocates nothing. A range
+// Handle children (tasks that already run) are watched from the moment the gather is made, as
+// asyncio's gather attaches its callbacks at once; task<T> children start at co_await. An
+// argument gather keeps its children until it is destroyed and allocates nothing. A range
 // gather takes each child's result the moment it finishes and lets the child go right then (a
-// task child's frame is freed): its bookkeeping is one vector of children and the results, and
-// a gather of task handles is watching them from the moment it is made (see
+// task child's frame is freed): its bookkeeping is one vector of children and the results (see
 // detail/gather_range.hpp).
 #ifndef AIO_GATHER_HPP_INCLUDED
 #define AIO_GATHER_HPP_INCLUDED
