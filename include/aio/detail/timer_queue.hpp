@@ -50,6 +50,7 @@
 
 #include "clock.hpp"
 #include "prefetch.hpp"
+#include "timer_node.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -62,17 +63,6 @@
 #include <vector>
 
 namespace aio::detail {
-
-struct timer_node {
-    static constexpr std::uint32_t npos = 0xffffffffu;
-
-    clock::time_point m_deadline{};
-    std::uintptr_t m_target = 0;   // the ready-queue item pushed when the timer fires
-    std::uint32_t m_where = npos;  // timer_queue's: the bucket or late heap holding it
-    std::uint32_t m_index = 0;     // timer_queue's: the position there
-
-    [[nodiscard]] bool linked() const noexcept { return m_where != npos; }
-};
 
 class timer_queue {
 public:
