@@ -14,16 +14,8 @@
 //    removal leaves a hole (compacted once holes outnumber timers) so push order survives, and
 //    so does spreading a bucket, because a block takes direct pushes only after its bucket has
 //    been spread into it. Equal deadlines therefore sit in push order everywhere.
-//  - Memory: a bucket's pointers sit in fixed chunks of 256 (2 KiB), item i in chunk i / 256,
-//    from a pool the queue owns. Why: a million timers put ~1,100 in each 1 ms slot, and a
-//    vector doubling to 2,048 entries cost ~15 bytes a timer, plus a copy at each doubling;
-//    chunks cost 8 bytes a timer and at most one partial chunk per bucket, and grow in place.
-//    Why 256: the partial chunks cost ~1 byte a timer at 1M timers, and a malloc, a table
-//    entry and a pool move per 256 timers are noise. A bucket's first array grows 4, 16, 64,
-//    256, so a sparse bucket costs no chunk, and one of up to 16 stays when it empties, as the
-//    vectors' capacity did. Chunks freed by a run, a spread or an emptied bucket are reused;
-//    the pool keeps at most as many spare chunks as the buckets hold (or 16), and frees the
-//    rest (see trim_spares).
+//  - Memory: a bucket's pointers sit in 2 KiB chunks from a pool, 8 bytes a timer (see
+//    timer_buckets.hpp, which holds the buckets).
 //  - A due level-0 slot becomes the "run": its bucket stays as it is, and 8-byte entries
 //    {deadline's offset in the slot, bucket index} are sorted with a stable radix sort on the
 //    offset, i.e. by (deadline, push order); then each pop is O(1). Its nodes keep their
@@ -50,6 +42,7 @@
 
 #include "clock.hpp"
 #include "prefetch.hpp"
+#include "timer_buckets.hpp"
 #include "timer_node.hpp"
 
 #include <algorithm>
@@ -58,7 +51,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <utility>
 #include <vector>
 
@@ -139,14 +131,11 @@ public:
         old.for_each(f);
     }
 
-    // For tests and benchmarks: the chunk pool (see above).
-    static constexpr std::size_t chunk_capacity = 256;  // timers per full-size chunk
-    static constexpr std::size_t spare_floor = 16;      // spare chunks kept however few are used
-    struct chunk_counts {
-        std::size_t allocated = 0;  // full chunks that exist: in buckets or spare
-        std::size_t spare = 0;      // in the pool
-    };
-    [[nodiscard]] chunk_counts chunks() const noexcept { return {m_chunks, m_spare.size()}; }
+    // For tests and benchmarks: the chunk pool (see timer_buckets.hpp).
+    static constexpr std::size_t chunk_capacity = timer_buckets::chunk_capacity;
+    static constexpr std::size_t spare_floor = timer_buckets::spare_floor;
+    using chunk_counts = timer_buckets::chunk_counts;
+    [[nodiscard]] chunk_counts chunks() const noexcept { return m_buckets.chunks(); }
 
 private:
     static constexpr int bits = 12;  // 4096 slots per level
@@ -160,31 +149,7 @@ private:
     static constexpr int radix = shift0 / 2;  // two radix-sort passes cover a slot's offsets
     static_assert(shift0 % 2 == 0);
 
-    // A bucket's items in push order (nullptr: removed) live in arrays: while it has only one,
-    // that one grows 4, 16, 64, 256 (a sparse bucket costs no 2 KiB); from 256 on, each array is
-    // a full chunk from the pool, so item i is at arrays[i / 256][i % 256] either way.
-    static constexpr int chunk_bits = 8;
-    static constexpr std::uint32_t chunk_mask = chunk_capacity - 1;
-    static_assert(chunk_capacity == std::size_t{1} << chunk_bits);
-    static constexpr std::uint32_t first_capacity = 4;
-    static constexpr std::uint32_t kept_capacity = 16;  // see release()
-    using array = std::unique_ptr<timer_node*[]>;
-    // 32 bytes, aligned: a push touches one line of it, and through `tail` goes straight to
-    // the array it writes (a vector of arrays here made a push touch three lines, not two,
-    // and cost ~50% more in aio_delay_bench).
-    struct alignas(32) bucket {
-        timer_node** tail = nullptr;   // the last array, where the next push goes
-        std::unique_ptr<array[]> arrays;  // the table of arrays
-        std::uint32_t size = 0;        // items, holes included
-        std::uint32_t live = 0;        // items that are not holes
-        std::uint32_t capacity = 0;    // items the arrays hold: 0, 4, 16, 64, or 256 * arrays
-        std::uint32_t table = 0;       // the table's length
-
-        timer_node*& operator[](std::uint32_t i) const noexcept {
-            return arrays[i >> chunk_bits][i & chunk_mask];
-        }
-    };
-    static_assert(sizeof(bucket) == 32);
+    using bucket = timer_buckets::bucket;
     // A run entry: the deadline's offset in the slot (< 2^20) above the bucket index, so that
     // sorting entries sorts by (deadline, push order).
     using run_entry = std::uint64_t;
@@ -196,13 +161,7 @@ private:
 
     template <class G>
     void for_each(G&& g) const {
-        for (const bucket& b : m_buckets) {
-            for (std::uint32_t i = 0; i < b.size; ++i) {
-                if (timer_node* p = b[i]) {
-                    g(*p);
-                }
-            }
-        }
+        m_buckets.for_each(g);
         for (const late_entry& e : m_late) {
             g(*e.node);
         }
@@ -242,101 +201,11 @@ private:
         } else if ((s1 >> bits) == (m_block0 >> bits)) {
             b = slots + static_cast<std::uint32_t>(s1 & (slots - 1));
         } else {
-            m_over_min = std::min(m_over_min, d);  // if grow() throws: stale-low, harmless
+            m_over_min = std::min(m_over_min, d);  // if the push throws: stale-low, harmless
         }
-        bucket& bk = m_buckets[b];
-        if (bk.size == bk.capacity) {
-            grow(bk);  // may throw: nothing has changed yet
-        }
-        bk.tail[bk.size & chunk_mask] = &node;  // the last array holds item `size`
-        node.m_where = b;
-        node.m_index = bk.size++;
-        if (bk.live++ == 0 && b < overflow) {
+        if (m_buckets.push(b, node) && b < overflow) {  // may throw: nothing has changed yet
             flip_bit(b, true);
         }
-    }
-
-    // Room for one more item; strong guarantee (everything that may throw comes first).
-    void grow(bucket& bk) {
-        if (bk.capacity != 0 && bk.capacity < chunk_capacity) {  // the only array: 4x larger
-            array bigger = take_array(4 * bk.capacity);
-            std::copy_n(bk.tail, bk.size, bigger.get());
-            bk.tail = bigger.get();
-            bk.arrays[0] = std::move(bigger);  // frees the smaller one
-            bk.capacity *= 4;
-            return;
-        }
-        const std::uint32_t k = bk.capacity / std::uint32_t{chunk_capacity};  // arrays in use
-        const std::uint32_t length = k < bk.table ? bk.table : std::max(4u, 2 * k);
-        std::unique_ptr<array[]> table = k < bk.table ? nullptr : std::make_unique<array[]>(length);
-        const std::uint32_t n = bk.capacity == 0 ? first_capacity : std::uint32_t{chunk_capacity};
-        array a = take_array(n);
-        if (table != nullptr) {
-            std::move(bk.arrays.get(), bk.arrays.get() + k, table.get());
-            bk.arrays = std::move(table);
-            bk.table = length;
-        }
-        bk.tail = a.get();
-        bk.arrays[k] = std::move(a);
-        bk.capacity += n;
-    }
-
-    // A small array from the allocator, or a full chunk: a spare one if any, else a new one.
-    array take_array(std::uint32_t n) {
-        if (n < chunk_capacity) {
-            return std::make_unique_for_overwrite<timer_node*[]>(n);
-        }
-        if (!m_spare.empty()) {
-            array a = std::move(m_spare.back());
-            m_spare.pop_back();
-            return a;
-        }
-        if (m_spare.capacity() <= m_chunks) {  // so that give_back() never allocates
-            m_spare.reserve(2 * m_chunks + spare_floor);
-        }
-        array a = std::make_unique_for_overwrite<timer_node*[]>(chunk_capacity);
-        ++m_chunks;
-        return a;
-    }
-    // A full chunk a bucket no longer needs goes to the pool (m_spare has room for all).
-    void give_back(array&& a) noexcept {
-        if (a != nullptr) {
-            m_spare.push_back(std::move(a));
-        }
-    }
-    // The pool policy: whenever chunks come back, spares beyond max(spare_floor, chunks in
-    // buckets) are freed. Why a bound: after a burst (a million timers expiring) the pool would
-    // otherwise keep its peak size for good, memory that the frames allocated next could use.
-    // Why this one: a steady load needs about one slot's worth of spares (a run frees what the
-    // next millisecond's pushes take), well under the chunks in use, so it allocates nothing;
-    // memory stays under twice what the buckets hold, plus 32 KiB; and a load that crosses
-    // the bound back and forth pays at most a malloc and a free per 256 timers.
-    void trim_spares() noexcept {
-        const std::size_t keep = std::max(spare_floor, m_chunks - m_spare.size());
-        for (; m_spare.size() > keep; --m_chunks) {
-            m_spare.pop_back();
-        }
-    }
-    // Empties a bucket. Its full chunks go to the pool. A first array of up to 16 items stays,
-    // so that a sparse bucket refills without a malloc (1,000 timers over a second are one per
-    // slot, and a malloc and a free per timer cost a fifth of push + pop): 128 bytes per bucket
-    // at most, 1 MiB for the whole wheel. The table stays too (8 bytes per 256 timers at the
-    // bucket's largest), as the vectors this replaces kept their capacity.
-    void release(bucket& bk) noexcept {
-        bk.size = bk.live = 0;
-        if (bk.capacity <= kept_capacity) {
-            return;
-        }
-        if (bk.capacity >= chunk_capacity) {
-            for (std::uint32_t k = 0; k < bk.capacity / chunk_capacity; ++k) {
-                give_back(std::move(bk.arrays[k]));
-            }
-        } else {
-            bk.arrays[0].reset();
-        }
-        bk.capacity = 0;
-        bk.tail = nullptr;
-        trim_spares();
     }
 
     void bucket_erase(std::uint32_t b, std::uint32_t i) noexcept {
@@ -350,36 +219,15 @@ private:
             } else {
                 m_over_min = std::numeric_limits<std::int64_t>::max();
             }
-            release(bk);
+            m_buckets.release(bk);
         } else if (b == m_run_bucket) {  // never compacted: the run's entries hold indices
             while (run_node(m_run_head) == nullptr) {  // keep the head live
                 ++m_run_head;
             }
         } else if (bk.size >= 2 * bk.live + 16) {
-            compact(bk);
+            m_buckets.compact(bk);
         }
     }
-    // Closes the holes: amortized O(1) per removal, and order is kept. Chunks left empty at
-    // the end go to the pool (a small first array stays as it is).
-    void compact(bucket& bk) noexcept {
-        std::uint32_t j = 0;
-        for (std::uint32_t i = 0; i < bk.size; ++i) {
-            if (timer_node* p = bk[i]) {
-                p->m_index = j;
-                bk[j++] = p;
-            }
-        }
-        bk.size = j;
-        if (bk.capacity > chunk_capacity) {
-            const std::uint32_t keep = std::max(1u, (j + chunk_mask) >> chunk_bits);
-            for (; bk.capacity > keep * chunk_capacity; bk.capacity -= chunk_capacity) {
-                give_back(std::move(bk.arrays[bk.capacity / chunk_capacity - 1]));
-            }
-            bk.tail = bk.arrays[keep - 1].get();
-            trim_spares();
-        }
-    }
-
     [[nodiscard]] bool running() const noexcept { return m_run_bucket != none; }
     std::int64_t run_key() const noexcept {  // the head's deadline
         return shl(m_cur, shift0) + static_cast<std::int64_t>(m_run[m_run_head] >> 32);
@@ -400,7 +248,7 @@ private:
         --m_size;
         if (--bk.live == 0) {
             end_run();
-            release(bk);
+            m_buckets.release(bk);
             return node;
         }
         if (m_run_head + prefetch_distance < m_run.size()) {  // a hole is null: harmless
@@ -485,20 +333,10 @@ private:
     // Re-places a bucket's timers relative to the moved cursor, in push order. Each full chunk
     // goes to the pool as soon as it has been read, for the buckets below to fill again.
     void spread(std::uint32_t b) noexcept {
-        bucket from = std::exchange(m_buckets[b], bucket{});  // the overflow may refill itself
         if (b < overflow) {
             flip_bit(b, false);
         }
-        const bool chunks = from.capacity >= chunk_capacity;
-        for (std::uint32_t i = 0; i < from.size; ++i) {
-            if (timer_node* p = from[i]) {
-                place(*p, ticks(p->m_deadline));
-            }
-            if (chunks && (i & chunk_mask) == chunk_mask) {
-                give_back(std::move(from.arrays[i >> chunk_bits]));
-            }
-        }
-        release(from);
+        m_buckets.drain(b, [this](timer_node& node) { place(node, ticks(node.m_deadline)); });
     }
 
     static std::uint32_t digit(run_entry e, int shift) noexcept {
@@ -544,9 +382,7 @@ private:
         flip_bit(b, false);  // the wheel no longer sees it; pushes cannot reach it (see place)
     }
 
-    std::vector<bucket> m_buckets;   // level 0, level 1, overflow
-    std::vector<array> m_spare;      // the pool of full chunks; capacity >= m_chunks
-    std::size_t m_chunks = 0;        // full chunks allocated: in buckets or spare
+    timer_buckets m_buckets;         // level 0, level 1, overflow
     std::vector<run_entry> m_run;    // the current slot, sorted; consumed from m_run_head
     std::uint32_t m_run_bucket = none;  // the bucket holding the run's nodes, if running
     std::vector<run_entry> m_tmp;    // radix sort scratch
