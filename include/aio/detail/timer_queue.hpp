@@ -28,7 +28,8 @@
 //    prefetch to a page the TLB lacks waits for the page walk, so the cost moved to the pops
 //    and grew. The pops do prefetch their own run's nodes, whose pages were just walked.)
 //  - Timers pushed into the current or a past slot go to a small "late" heap ordered by
-//    (deadline, sequence); they were pushed after the whole run, so the run wins ties.
+//    (deadline, sequence) (timer_late_heap.hpp); they were pushed after the whole run, so the
+//    run wins ties.
 //  - next_deadline() is exact while the current slot has timers, else the start of the next
 //    non-empty slot: <= 1 ms early at level 0, <= 4.3 s at level 1, or the (possibly stale-low)
 //    overflow minimum. An early wake-up spreads that bucket a level down, so the loop wakes at
@@ -43,6 +44,7 @@
 #include "clock.hpp"
 #include "prefetch.hpp"
 #include "timer_buckets.hpp"
+#include "timer_late_heap.hpp"
 #include "timer_node.hpp"
 
 #include <algorithm>
@@ -97,7 +99,7 @@ public:
         node.m_where = timer_node::npos;
         --m_size;
         if (where == late) {
-            late_erase(node.m_index);
+            m_late.erase(node.m_index);
         } else {
             bucket_erase(where, node.m_index);
         }
@@ -153,18 +155,11 @@ private:
     // A run entry: the deadline's offset in the slot (< 2^20) above the bucket index, so that
     // sorting entries sorts by (deadline, push order).
     using run_entry = std::uint64_t;
-    struct late_entry {
-        std::int64_t key;
-        std::uint64_t seq;
-        timer_node* node;
-    };
 
     template <class G>
     void for_each(G&& g) const {
         m_buckets.for_each(g);
-        for (const late_entry& e : m_late) {
-            g(*e.node);
-        }
+        m_late.for_each(g);
     }
 
     static std::int64_t ticks(clock::time_point t) noexcept {
@@ -193,7 +188,7 @@ private:
     void place(timer_node& node, std::int64_t d) {
         const std::int64_t s0 = d >> shift0, s1 = s0 >> bits;
         if (s0 <= m_cur) {
-            return late_push(node, d);
+            return m_late.push(node, d, late);
         }
         std::uint32_t b = overflow;
         if (s1 == m_block0) {
@@ -258,42 +253,6 @@ private:
             ++m_run_head;
         } while (run_node(m_run_head) == nullptr);
         return node;
-    }
-
-    static bool before(const late_entry& a, const late_entry& b) noexcept {
-        return a.key < b.key || (a.key == b.key && a.seq < b.seq);
-    }
-    void late_set(std::size_t i, const late_entry& e) noexcept {
-        m_late[i] = e;
-        e.node->m_index = static_cast<std::uint32_t>(i);
-    }
-    void late_push(timer_node& node, std::int64_t d) {
-        m_late.push_back({d, m_late_seq++, &node});
-        node.m_where = late;
-        late_fix(m_late.size() - 1);
-    }
-    void late_erase(std::size_t i) noexcept {
-        const late_entry last = m_late.back();
-        m_late.pop_back();
-        if (i < m_late.size()) {
-            late_set(i, last);
-            late_fix(i);
-        }
-    }
-    // Sifts entry i up, or else down (after moving up it is below its children already).
-    void late_fix(std::size_t i) noexcept {
-        const late_entry e = m_late[i];
-        for (; i > 0 && before(e, m_late[(i - 1) / 2]); i = (i - 1) / 2) {
-            late_set(i, m_late[(i - 1) / 2]);
-        }
-        for (std::size_t c = 2 * i + 1; c < m_late.size(); i = c, c = 2 * i + 1) {
-            c += (c + 1 < m_late.size() && before(m_late[c + 1], m_late[c])) ? 1u : 0u;
-            if (!before(m_late[c], e)) {
-                break;
-            }
-            late_set(i, m_late[c]);
-        }
-        late_set(i, e);
     }
 
     // Run and late heap are empty: move the cursor to the next non-empty slot if it has begun
@@ -386,10 +345,9 @@ private:
     std::vector<run_entry> m_run;    // the current slot, sorted; consumed from m_run_head
     std::uint32_t m_run_bucket = none;  // the bucket holding the run's nodes, if running
     std::vector<run_entry> m_tmp;    // radix sort scratch
-    std::vector<late_entry> m_late;  // binary min-heap
+    timer_late_heap m_late;
     std::size_t m_run_head = 0;
     std::size_t m_size = 0;
-    std::uint64_t m_late_seq = 0;
     std::int64_t m_cur = 0;     // the current level-0 slot: later slots are in buckets
     std::int64_t m_block0 = 0;  // the level-0 block the level-0 wheel holds (slot >> bits)
     std::int64_t m_over_min = std::numeric_limits<std::int64_t>::max();
