@@ -16,17 +16,8 @@
 //    been spread into it. Equal deadlines therefore sit in push order everywhere.
 //  - Memory: a bucket's pointers sit in 2 KiB chunks from a pool, 8 bytes a timer (see
 //    timer_buckets.hpp, which holds the buckets).
-//  - A due level-0 slot becomes the "run": its bucket stays as it is, and 8-byte entries
-//    {deadline's offset in the slot, bucket index} are sorted with a stable radix sort on the
-//    offset, i.e. by (deadline, push order); then each pop is O(1). Its nodes keep their
-//    (bucket, index), so making the run reads each node once (its deadline) and writes none,
-//    and removing one from the run leaves a hole that the run skips. (Sorting without reading
-//    the deadlines was tried: the misses then move to the pops, where they overlap less, and
-//    it was slower. Prefetching nodes a few items ahead in that loop, and when spreading, was
-//    measured too: no gain at 1M or 10M timers, as out-of-order execution already overlaps
-//    these independent loads. So was prefetching the next slot's nodes during the pops: a
-//    prefetch to a page the TLB lacks waits for the page walk, so the cost moved to the pops
-//    and grew. The pops do prefetch their own run's nodes, whose pages were just walked.)
+//  - A due level-0 slot becomes the "run" (timer_run.hpp): its bucket stays as it is, and its
+//    entries are sorted by (deadline, push order); then each pop is O(1).
 //  - Timers pushed into the current or a past slot go to a small "late" heap ordered by
 //    (deadline, sequence) (timer_late_heap.hpp); they were pushed after the whole run, so the
 //    run wins ties.
@@ -42,10 +33,10 @@
 #define AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 
 #include "clock.hpp"
-#include "prefetch.hpp"
 #include "timer_buckets.hpp"
 #include "timer_late_heap.hpp"
 #include "timer_node.hpp"
+#include "timer_run.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -54,7 +45,6 @@
 #include <cstdint>
 #include <limits>
 #include <utility>
-#include <vector>
 
 namespace aio::detail {
 
@@ -67,8 +57,8 @@ public:
     /// the start of the next non-empty slot (see above). max() when empty.
     [[nodiscard]] clock::time_point next_deadline() const noexcept {
         std::int64_t t = std::numeric_limits<std::int64_t>::max();
-        if (running() || !m_late.empty()) {
-            t = running() ? run_key() : t;
+        if (!m_run.empty() || !m_late.empty()) {
+            t = !m_run.empty() ? run_key() : t;
             t = m_late.empty() ? t : std::min(t, m_late.front().key);
         } else if (m_summary[0] != 0) {
             t = shl(shl(m_block0, bits) + first_bit(0), shift0);
@@ -108,11 +98,11 @@ public:
     /// The earliest timer if its deadline has passed, unlinked; nullptr otherwise.
     timer_node* pop_expired(clock::time_point now) noexcept {
         const std::int64_t t = ticks(now);
-        if (!running() && m_late.empty() && (m_size == 0 || !advance(t))) {
+        if (m_run.empty() && m_late.empty() && (m_size == 0 || !advance(t))) {
             return nullptr;
         }
         // The run wins ties: everything in the late heap was pushed after the run's timers.
-        const bool run_first = running() && (m_late.empty() || run_key() <= m_late.front().key);
+        const bool run_first = !m_run.empty() && (m_late.empty() || run_key() <= m_late.front().key);
         if ((run_first ? run_key() : m_late.front().key) > t) {
             return nullptr;
         }
@@ -142,19 +132,13 @@ public:
 private:
     static constexpr int bits = 12;  // 4096 slots per level
     static constexpr std::uint32_t slots = 1u << bits;
-    static constexpr int shift0 = 20;             // level-0 slot: 2^20 ns
+    static constexpr int shift0 = timer_run::slot_bits;  // level-0 slot: 2^20 ns
     static constexpr int shift1 = shift0 + bits;  // level-1 slot: 2^32 ns
     static constexpr int shift2 = shift1 + bits;  // the overflow: beyond a 2^44 ns block
     static constexpr std::uint32_t overflow = 2 * slots;  // after level 0 and level 1
     static constexpr std::uint32_t late = overflow + 1;
-    static constexpr std::uint32_t none = timer_node::npos;
-    static constexpr int radix = shift0 / 2;  // two radix-sort passes cover a slot's offsets
-    static_assert(shift0 % 2 == 0);
 
     using bucket = timer_buckets::bucket;
-    // A run entry: the deadline's offset in the slot (< 2^20) above the bucket index, so that
-    // sorting entries sorts by (deadline, push order).
-    using run_entry = std::uint64_t;
 
     template <class G>
     void for_each(G&& g) const {
@@ -207,51 +191,36 @@ private:
         bucket& bk = m_buckets[b];
         bk[i] = nullptr;
         if (--bk.live == 0) {
-            if (b == m_run_bucket) {
-                end_run();
+            if (b == m_run.bucket()) {
+                m_run.end();
             } else if (b < overflow) {
                 flip_bit(b, false);
             } else {
                 m_over_min = std::numeric_limits<std::int64_t>::max();
             }
             m_buckets.release(bk);
-        } else if (b == m_run_bucket) {  // never compacted: the run's entries hold indices
-            while (run_node(m_run_head) == nullptr) {  // keep the head live
-                ++m_run_head;
-            }
+        } else if (b == m_run.bucket()) {  // never compacted: the run's entries hold indices
+            m_run.skip_holes(bk);  // keep the head live
         } else if (bk.size >= 2 * bk.live + 16) {
             m_buckets.compact(bk);
         }
     }
-    [[nodiscard]] bool running() const noexcept { return m_run_bucket != none; }
+
     std::int64_t run_key() const noexcept {  // the head's deadline
-        return shl(m_cur, shift0) + static_cast<std::int64_t>(m_run[m_run_head] >> 32);
-    }
-    timer_node* run_node(std::size_t k) const noexcept {  // nullptr: removed or popped
-        return m_buckets[m_run_bucket][static_cast<std::uint32_t>(m_run[k])];
-    }
-    void end_run() noexcept {  // its bucket is released by the caller
-        m_run.clear();
-        m_run_head = 0;
-        m_run_bucket = none;
+        return shl(m_cur, shift0) + m_run.head_offset();
     }
     // Unlinks the run's head: remove() without its dispatch (~10% of a pop at 1M timers).
     timer_node* run_pop() noexcept {
-        bucket& bk = m_buckets[m_run_bucket];
-        timer_node* node = std::exchange(bk[static_cast<std::uint32_t>(m_run[m_run_head])], nullptr);
+        bucket& bk = m_buckets[m_run.bucket()];
+        timer_node* node = std::exchange(bk[m_run.head_index()], nullptr);
         node->m_where = timer_node::npos;
         --m_size;
         if (--bk.live == 0) {
-            end_run();
+            m_run.end();
             m_buckets.release(bk);
             return node;
         }
-        if (m_run_head + prefetch_distance < m_run.size()) {  // a hole is null: harmless
-            prefetch_for_write(reinterpret_cast<std::uintptr_t>(run_node(m_run_head + prefetch_distance)), 64);
-        }
-        do {  // to the next live entry: there is one, as the bucket has live timers
-            ++m_run_head;
-        } while (run_node(m_run_head) == nullptr);
+        m_run.next(bk);  // to the next live entry: there is one, as the bucket has live timers
         return node;
     }
 
@@ -265,7 +234,9 @@ private:
                     return false;
                 }
                 m_cur = slot;
-                start_run(static_cast<std::uint32_t>(slot & (slots - 1)));
+                const auto b = static_cast<std::uint32_t>(slot & (slots - 1));
+                m_run.start(b, m_buckets[b], shl(slot, shift0));
+                flip_bit(b, false);  // the wheel no longer sees it; pushes cannot reach it (see place)
                 return true;
             }
             if (m_summary[1] != 0) {
@@ -298,55 +269,9 @@ private:
         m_buckets.drain(b, [this](timer_node& node) { place(node, ticks(node.m_deadline)); });
     }
 
-    static std::uint32_t digit(run_entry e, int shift) noexcept {
-        return static_cast<std::uint32_t>(e >> (32 + shift)) & ((1u << radix) - 1);
-    }
-    // Bucket b's timers become the run: the bucket stays as it is (its nodes keep their
-    // (bucket, index), so they are read here but not written) and its entries are sorted by
-    // deadline with an LSD radix sort on the offset in the slot (insertion sort if short):
-    // stable, and the entries are made in push order, so equal deadlines stay in push order.
-    void start_run(std::uint32_t b) noexcept {
-        const bucket& bk = m_buckets[b];
-        const std::int64_t base = shl(m_cur, shift0);
-        m_run.resize(bk.live);
-        std::size_t k = 0;
-        for (std::uint32_t i = 0; i < bk.size; ++i) {
-            if (const timer_node* p = bk[i]) {
-                m_run[k++] = static_cast<std::uint64_t>(ticks(p->m_deadline) - base) << 32 | i;
-            }
-        }
-        const std::size_t n = m_run.size();
-        for (std::size_t i = 1; n <= 32 && i < n; ++i) {  // short: insertion sort
-            for (std::size_t j = i; j > 0 && m_run[j - 1] > m_run[j]; --j) {
-                std::swap(m_run[j - 1], m_run[j]);
-            }
-        }
-        m_tmp.resize(n > 32 ? n : 0);
-        for (int shift = 0; n > 32 && shift < shift0; shift += radix) {
-            std::uint32_t count[1u << radix] = {};
-            for (const run_entry e : m_run) {
-                ++count[digit(e, shift)];
-            }
-            std::uint32_t sum = 0;
-            for (std::uint32_t& c : count) {
-                sum += std::exchange(c, sum);
-            }
-            for (const run_entry e : m_run) {
-                m_tmp[count[digit(e, shift)]++] = e;
-            }
-            m_run.swap(m_tmp);
-        }
-        m_run_head = 0;
-        m_run_bucket = b;
-        flip_bit(b, false);  // the wheel no longer sees it; pushes cannot reach it (see place)
-    }
-
-    timer_buckets m_buckets;         // level 0, level 1, overflow
-    std::vector<run_entry> m_run;    // the current slot, sorted; consumed from m_run_head
-    std::uint32_t m_run_bucket = none;  // the bucket holding the run's nodes, if running
-    std::vector<run_entry> m_tmp;    // radix sort scratch
+    timer_buckets m_buckets;  // level 0, level 1, overflow
+    timer_run m_run;          // the current slot's bucket, sorted
     timer_late_heap m_late;
-    std::size_t m_run_head = 0;
     std::size_t m_size = 0;
     std::int64_t m_cur = 0;     // the current level-0 slot: later slots are in buckets
     std::int64_t m_block0 = 0;  // the level-0 block the level-0 wheel holds (slot >> bits)
