@@ -33,7 +33,7 @@ class timer_buckets {
 public:
     static constexpr std::size_t chunk_capacity = 256;  // timers per full-size chunk
     static constexpr std::size_t spare_floor = 16;      // spare chunks kept however few are used
-    using array = std::unique_ptr<timer_node*[]>;
+    using array = std::unique_ptr<timer_node*[]>;  // a small first array or a full chunk
 
     // A bucket's items in push order (nullptr: removed) live in arrays: while it has only one,
     // that one grows 4, 16, 64, 256 (a sparse bucket costs no 2 KiB); from 256 on, each array
@@ -82,7 +82,7 @@ public:
 
     // Empties bucket b and calls f(node) for each of its timers in push order; f may push to b
     // again (the overflow may refill itself). Each full chunk goes to the pool as soon as it
-    // has been read, for the buckets f pushes to to fill again.
+    // has been read, for the buckets that f fills to take again.
     template <class F>
     void drain(std::uint32_t b, F&& f) noexcept {
         bucket from = std::exchange(m_buckets[b], bucket{});

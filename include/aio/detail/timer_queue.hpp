@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The loop's timers: a hierarchical timing wheel that fires in exact (deadline, push) order.
+// This header holds the wheel and the queue's interface; the node (timer_node.hpp) and the
+// containers the wheel is made of (timer_buckets.hpp, timer_run.hpp, timer_late_heap.hpp)
+// have headers of their own.
 //
 // Why not a heap: the 4-ary heap this replaces wrote a heap index into a node (inside another
 // coroutine frame, so a cache miss) at each level of every pop: ~1 µs per expiry at 1M timers.
@@ -15,7 +18,7 @@
 //    so does spreading a bucket, because a block takes direct pushes only after its bucket has
 //    been spread into it. Equal deadlines therefore sit in push order everywhere.
 //  - Memory: a bucket's pointers sit in 2 KiB chunks from a pool, 8 bytes a timer (see
-//    timer_buckets.hpp, which holds the buckets).
+//    timer_buckets.hpp for why).
 //  - A due level-0 slot becomes the "run" (timer_run.hpp): its bucket stays as it is, and its
 //    entries are sorted by (deadline, push order); then each pop is O(1).
 //  - Timers pushed into the current or a past slot go to a small "late" heap ordered by
@@ -102,7 +105,8 @@ public:
             return nullptr;
         }
         // The run wins ties: everything in the late heap was pushed after the run's timers.
-        const bool run_first = !m_run.empty() && (m_late.empty() || run_key() <= m_late.front().key);
+        const bool run_first =
+            !m_run.empty() && (m_late.empty() || run_key() <= m_late.front().key);
         if ((run_first ? run_key() : m_late.front().key) > t) {
             return nullptr;
         }
@@ -236,7 +240,8 @@ private:
                 m_cur = slot;
                 const auto b = static_cast<std::uint32_t>(slot & (slots - 1));
                 m_run.start(b, m_buckets[b], shl(slot, shift0));
-                flip_bit(b, false);  // the wheel no longer sees it; pushes cannot reach it (see place)
+                // The wheel no longer sees it; pushes cannot reach it (see place).
+                flip_bit(b, false);
                 return true;
             }
             if (m_summary[1] != 0) {
@@ -270,7 +275,7 @@ private:
     }
 
     timer_buckets m_buckets;  // level 0, level 1, overflow
-    timer_run m_run;          // the current slot's bucket, sorted
+    timer_run m_run;          // the current slot, sorted
     timer_late_heap m_late;
     std::size_t m_size = 0;
     std::int64_t m_cur = 0;     // the current level-0 slot: later slots are in buckets

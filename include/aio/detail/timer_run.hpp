@@ -31,8 +31,8 @@ namespace aio::detail {
 
 class timer_run {
 public:
-    // A level-0 slot spans 2^20 ticks (timer_queue's shift0 is this), so an offset in it
-    // has 20 bits.
+    // A level-0 slot spans 2^20 ticks, so an offset in it has 20 bits: the sort's passes
+    // depend on it, hence defined here (timer_queue's shift0 is this).
     static constexpr int slot_bits = 20;
 
     // No timers: not started, or ended.
@@ -92,7 +92,8 @@ public:
     // After the head's node was popped: on to the next live entry (there must be one).
     void next(const timer_buckets::bucket& bk) noexcept {
         if (m_head + prefetch_distance < m_entries.size()) {  // a hole is null: harmless
-            prefetch_for_write(reinterpret_cast<std::uintptr_t>(node(bk, m_head + prefetch_distance)), 64);
+            const timer_node* ahead = node(bk, m_head + prefetch_distance);
+            prefetch_for_write(reinterpret_cast<std::uintptr_t>(ahead), 64);
         }
         do {
             ++m_head;
