@@ -125,8 +125,8 @@ private:
     }
 
     std::vector<entry> m_entries;  // the slot, sorted; consumed from m_head
-    std::uint32_t m_bucket = timer_node::npos;
-    std::vector<entry> m_tmp;  // radix sort scratch
+    std::uint32_t m_bucket = timer_node::npos;  // the bucket holding the run's nodes, if any
+    std::vector<entry> m_tmp;                   // radix sort scratch
     std::size_t m_head = 0;
 };
 
