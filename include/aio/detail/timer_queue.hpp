@@ -238,10 +238,7 @@ private:
                     return false;
                 }
                 m_cur = slot;
-                const auto b = static_cast<std::uint32_t>(slot & (slots - 1));
-                m_run.start(b, m_buckets[b], shl(slot, shift0));
-                // The wheel no longer sees it; pushes cannot reach it (see place).
-                flip_bit(b, false);
+                start_run(static_cast<std::uint32_t>(slot & (slots - 1)));
                 return true;
             }
             if (m_summary[1] != 0) {
@@ -263,6 +260,12 @@ private:
             m_over_min = std::numeric_limits<std::int64_t>::max();
             spread(overflow);
         }
+    }
+
+    // Bucket b's timers become the run (see timer_run.hpp).
+    void start_run(std::uint32_t b) noexcept {
+        m_run.start(b, m_buckets[b], shl(m_cur, shift0));
+        flip_bit(b, false);  // the wheel no longer sees it; pushes cannot reach it (see place)
     }
 
     // Re-places a bucket's timers relative to the moved cursor, in push order. Each full chunk
