@@ -46,10 +46,11 @@ public:
     // The head's index in the bucket.
     [[nodiscard]] std::uint32_t head_index() const noexcept { return index(m_head); }
 
-    // Bucket b's timers, `bk`, become the run, `base` being the slot's start in ticks: the
-    // entries are sorted by deadline with an LSD radix sort on the offset in the slot
-    // (insertion sort if short): stable, and the entries are made in push order, so equal
-    // deadlines stay in push order.
+    // Bucket b's timers, `bk`, become the run (`base`: the slot's start in ticks): the bucket
+    // stays as it is (its nodes keep their (bucket, index), so they are read here but not
+    // written) and its entries are sorted by deadline with an LSD radix sort on the offset in
+    // the slot (insertion sort if short): stable, and the entries are made in push order, so
+    // equal deadlines stay in push order.
     void start(std::uint32_t b, const timer_buckets::bucket& bk, std::int64_t base) noexcept {
         m_entries.resize(bk.live);
         std::size_t k = 0;
