@@ -23,7 +23,7 @@
 namespace aio::detail {
 
 class task_root;
-struct timer_node;  // timer_queue.hpp
+struct timer_node;  // timer_node.hpp
 
 /// How an awaited coroutine stands with the parent that started it (see task_promise.hpp).
 enum class await_state : std::uint8_t {
