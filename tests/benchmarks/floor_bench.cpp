@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// aio_floor_bench: what the seed's workload costs before any library is involved — the memory
+// floor that bounds how small aio's overhead can be on a given machine.
+//
+// For N tasks it does only what any implementation must do before the last task sleeps, with
+// the same memory per task as aio's 1M run, and nothing else (no coroutines, no loop):
+//   create   a 112-byte block per task from 1 MiB chunks (bump allocation, a frame), 64 bytes
+//            of it written; its address pushed into two reserved vectors (the program's handles
+//            and a task list)
+//   watch    one pass in creation order: 16 bytes written into each block, its address pushed
+//            into a third reserved vector (a gather's children)
+//   start    one pass in creation order: draw the pause, read steady_clock (what a sleep must
+//            do to know its deadline), write the deadline into the block, push its address into
+//            one of 4096 buckets
+// It prints each phase's wall time and the total, in ms; `--no-clock` leaves out the clock
+// reads (their share of the total). Compare the total with aio_delay_bench's overhead_s.
+//
+//     ./aio_floor_bench --task-count 1000000 [--no-clock]
+#include "delay_common.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+struct block {  // 112 bytes, like delay()'s frame
+    void* header[2];
+    void* links[2];
+    std::uint64_t counts[2];
+    double value;
+    double pause;
+    std::int64_t deadline;
+    std::uintptr_t target;
+    std::uint64_t where;
+    void* context;
+    std::uint64_t spare[2];
+};
+static_assert(sizeof(block) == 112);
+
+using steady = std::chrono::steady_clock;
+
+double ms(steady::time_point a, steady::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    bool clock_reads = true;
+    std::vector<char*> args;
+    for (int i = 0; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--no-clock") {
+            clock_reads = false;
+        } else {
+            args.push_back(argv[i]);
+        }
+    }
+    const bench::options opt = bench::parse_options(static_cast<int>(args.size()), args.data());
+    const std::size_t n = static_cast<std::size_t>(opt.task_count);
+    bench::pause_source pauses(opt);
+
+    std::vector<std::unique_ptr<unsigned char[]>> chunks;
+    constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
+    std::size_t left = 0;
+    unsigned char* bump = nullptr;
+
+    const steady::time_point t0 = steady::now();
+    std::vector<block*> handles;
+    std::vector<block*> task_list;
+    handles.reserve(n);
+    task_list.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (left < sizeof(block)) {
+            chunks.push_back(std::make_unique_for_overwrite<unsigned char[]>(chunk_bytes));
+            bump = chunks.back().get();
+            left = chunk_bytes;
+        }
+        auto* b = reinterpret_cast<block*>(bump);
+        bump += sizeof(block);
+        left -= sizeof(block);
+        std::memset(b, 0, 64);
+        b->counts[0] = i;
+        task_list.push_back(b);
+        handles.push_back(b);
+    }
+    const steady::time_point t1 = steady::now();
+    std::vector<block*> children;
+    children.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        block* b = handles[i];
+        b->links[0] = &children;
+        b->counts[1] = i;
+        children.push_back(b);
+    }
+    const steady::time_point t2 = steady::now();
+    std::vector<std::vector<block*>> buckets(4096);
+    std::int64_t fake_now = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        block* b = task_list[i];
+        b->pause = pauses.next();
+        const std::int64_t now = clock_reads ? steady::now().time_since_epoch().count() : ++fake_now;
+        b->deadline = now + static_cast<std::int64_t>(b->pause * 1e9);
+        buckets[static_cast<std::size_t>(b->deadline >> 20) & 4095].push_back(b);
+        b->where = 1;
+    }
+    const steady::time_point t3 = steady::now();
+    std::printf("{\"bench\":\"floor\",\"n\":%zu,\"clock_reads\":%s,\"create_ms\":%.1f,\"watch_ms\":%.1f,"
+                "\"start_ms\":%.1f,\"total_ms\":%.1f}\n",
+                n, clock_reads ? "true" : "false", ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t0, t3));
+    return 0;
+}
