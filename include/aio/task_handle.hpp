@@ -85,7 +85,7 @@ public:
     /// Requests cancellation: the task receives cancelled_error at its current or next
     /// suspension point, and whatever it is awaiting is cancelled too. False if it is done.
     bool cancel() noexcept { return root().request_cancel(); }
-    /// Pending cancellation requests (Task.cancelling()).
+    /// Pending cancellation requests (Task.cancelling()); the count stops at 255.
     [[nodiscard]] unsigned cancelling() const noexcept { return root().cancelling(); }
     /// Withdraws one request (Task.uncancel()); returns the remaining count.
     unsigned uncancel() noexcept { return root().uncancel(); }
