@@ -130,9 +130,11 @@ public:
     }
     /// Tasks created on this loop that have not finished yet (len(asyncio.all_tasks())).
     [[nodiscard]] std::size_t pending_tasks() const noexcept { return m_tasks.size(); }
-    /// Requests cancellation of every pending task; returns how many were asked.
-    std::size_t cancel_all() noexcept {
-        std::vector<detail::task_root*> tasks = m_tasks.live();  // cancelling may finish some
+    /// Requests cancellation of every pending task; returns how many were asked. The pending
+    /// list is copied first, because a cancellation may finish tasks and reshape the loop's
+    /// list; if that copy throws std::bad_alloc, no task has been asked yet.
+    std::size_t cancel_all() {
+        std::vector<detail::task_root*> tasks = m_tasks.live();
         for (detail::task_root* root : tasks) {
             root->add_ref();
         }
