@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+// The machinery behind detail/frame_allocator.hpp (read its opening comment first): a 1 MiB
+// page of one size class (frame_page) and a thread's set of pages (frame_heap), with the
+// bookkeeping that decides when a page becomes current, waits on the list of pages with free
+// blocks, is kept as the one spare, or goes back to operator delete.
+#ifndef AIO_DETAIL_FRAME_HEAP_HPP_INCLUDED
+#define AIO_DETAIL_FRAME_HEAP_HPP_INCLUDED
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <utility>
+
+namespace aio::detail {
+
+inline constexpr std::size_t frame_granularity = 16;
+static_assert(frame_granularity % __STDCPP_DEFAULT_NEW_ALIGNMENT__ == 0, "frame alignment");
+inline constexpr std::size_t frame_classes = 32;      // frames up to 512 bytes live in pages
+inline constexpr std::size_t frame_page_size = std::size_t{1} << 20;
+inline constexpr std::uint32_t frame_no_watch = ~std::uint32_t{0};
+
+struct frame_heap;
+struct frame_block {
+    frame_block* next;
+};
+
+// Why thread-safety holds: `heap` never changes after the page is made, and a heap outlives its
+// pages (it is deleted only once abandoned and empty), so `page->heap == this thread's heap` is a
+// race-free ownership test and no new heap can reuse the address of one that still owns pages.
+// The owner's fields are touched without a lock by the owner only, until it abandons the heap
+// under the mutex; from then on only under the mutex. The remote fields are always under it.
+struct frame_page {
+    frame_block* free = nullptr;  // blocks the owner freed
+    char* bump = nullptr;         // first block never handed out; == end once all were
+    char* end = nullptr;
+    std::uint32_t used = 0;       // handed out and not freed, remote frees counted until collected
+    // why: a free has to act only when a non-current page empties (watch 0) or a full one gets a
+    // block back (watch used - 1), never on the current page; one compare covers all three.
+    std::uint32_t watch = frame_no_watch;
+    std::uint32_t cls = 0;
+    bool listed = false;          // in the heap's list of non-current pages with free blocks
+    frame_page* prev = nullptr;
+    frame_page* next = nullptr;
+    frame_heap* heap = nullptr;
+    // Guarded by the mutex, on their own cache line so foreign frees do not slow the owner's.
+    alignas(64) frame_block* remote = nullptr;  // blocks freed by other threads
+    frame_page* remote_next = nullptr;          // in the heap's remote_pages while remote is set
+};
+
+inline constexpr std::size_t frame_page_header =
+    (sizeof(frame_page) + frame_granularity - 1) / frame_granularity * frame_granularity;
+
+// Every class's current page before its first frame: never has a block, so the fast path needs
+// no null check.
+inline constinit frame_page empty_frame_page{};
+inline constinit std::atomic<std::size_t> frame_pages_alive_count{0};
+
+// why a union: the mutex is never destroyed, so frees from static destructors can still lock it.
+union frame_mutex_holder {
+    std::mutex mutex;
+    constexpr frame_mutex_holder() noexcept : mutex() {}
+    ~frame_mutex_holder() {}
+};
+inline constinit frame_mutex_holder frame_mutex_storage{};
+inline std::mutex& frame_mutex() noexcept { return frame_mutex_storage.mutex; }
+
+struct frame_heap {
+    frame_page* current[frame_classes];
+    frame_page* avail[frame_classes] = {};  // doubly linked through prev/next
+    frame_page* spare[frame_classes] = {};
+    std::size_t pages = 0;
+    bool abandoned;  // no owner thread: every operation is under the mutex
+    std::atomic<bool> remote_pending{false};  // a hint, read without the lock
+    frame_page* remote_pages = nullptr;       // guarded by the mutex
+
+    constexpr explicit frame_heap(bool orphan = false) noexcept : abandoned(orphan) {
+        for (frame_page*& p : current) {
+            p = &empty_frame_page;
+        }
+    }
+
+    void* allocate(std::size_t c) {
+        frame_page* p = current[c];
+        if (frame_block* b = p->free) {
+            p->free = b->next;
+            ++p->used;
+            return b;
+        }
+        if (p->bump != p->end) {
+            ++p->used;
+            return std::exchange(p->bump, p->bump + (c + 1) * frame_granularity);
+        }
+        return refill(c);
+    }
+
+    void push(frame_page* p, void* block) noexcept {
+        p->free = ::new (block) frame_block{p->free};
+        if (--p->used == p->watch) [[unlikely]] {
+            settle(p);
+        }
+    }
+
+    // The current page is exhausted: take remote frees, or else make a page with free blocks,
+    // the spare or a new page current. For the orphan heap the caller holds the mutex
+    // (remote_pending is never set there).
+    // why [[gnu::noinline]] on the slow paths: GCC inlines them into allocate_frame, and their
+    // register spills then cost every allocation.
+    [[gnu::noinline]] void* refill(std::size_t c) {
+        if (remote_pending.load(std::memory_order_relaxed)) {
+            std::lock_guard lock(frame_mutex());
+            collect_remote();
+        }
+        if (current[c]->free == nullptr) {
+            frame_page* p = avail[c];
+            if (p != nullptr) {
+                unlink(p);
+            } else if ((p = spare[c]) != nullptr) {
+                spare[c] = nullptr;
+            } else {
+                p = new_page(c);
+            }
+            retire_current(c);
+            current[c] = p;
+            p->watch = frame_no_watch;
+        }
+        return allocate(c);
+    }
+
+    void retire_current(std::size_t c) noexcept {
+        if (frame_page* p = std::exchange(current[c], &empty_frame_page); p != &empty_frame_page) {
+            settle(p);
+        }
+    }
+
+    // p is not current: once empty it becomes the spare or is released; while it has free blocks
+    // it is listed; when full it waits, unlisted, for its first block to come back.
+    [[gnu::noinline]] void settle(frame_page* p) noexcept {
+        if (p->used == 0) {
+            if (p->listed) {
+                unlink(p);
+            }
+            if (abandoned || spare[p->cls] != nullptr) {
+                release(p);
+                return;
+            }
+            p->free = nullptr;  // start over in address order
+            p->bump = reinterpret_cast<char*>(p) + frame_page_header;
+            p->watch = frame_no_watch;
+            spare[p->cls] = p;
+        } else if (p->free == nullptr && p->bump == p->end) {
+            p->watch = p->used - 1;
+        } else if (!p->listed) {
+            link(p);
+        }
+    }
+
+    void link(frame_page* p) noexcept {
+        frame_page*& head = avail[p->cls];
+        p->prev = nullptr;
+        p->next = head;
+        if (head != nullptr) {
+            head->prev = p;
+        }
+        head = p;
+        p->listed = true;
+        p->watch = 0;
+    }
+
+    void unlink(frame_page* p) noexcept {
+        (p->prev != nullptr ? p->prev->next : avail[p->cls]) = p->next;
+        if (p->next != nullptr) {
+            p->next->prev = p->prev;
+        }
+        p->listed = false;
+    }
+
+    frame_page* new_page(std::size_t c) {
+        void* memory = ::operator new(frame_page_size, std::align_val_t{frame_page_size});
+        auto* p = ::new (memory) frame_page{};
+        const std::size_t block_size = (c + 1) * frame_granularity;
+        p->heap = this;
+        p->cls = static_cast<std::uint32_t>(c);
+        p->bump = static_cast<char*>(memory) + frame_page_header;
+        p->end = p->bump + (frame_page_size - frame_page_header) / block_size * block_size;
+        ++pages;
+        frame_pages_alive_count.fetch_add(1, std::memory_order_relaxed);
+        return p;
+    }
+
+    void release(frame_page* p) noexcept {
+        --pages;
+        frame_pages_alive_count.fetch_sub(1, std::memory_order_relaxed);
+        p->~frame_page();
+        ::operator delete(p, std::align_val_t{frame_page_size});
+    }
+
+    // Under the mutex: give the blocks other threads freed back to their pages.
+    void collect_remote() noexcept {
+        remote_pending.store(false, std::memory_order_relaxed);
+        for (frame_page* p = std::exchange(remote_pages, nullptr); p != nullptr;) {
+            frame_page* next_page = p->remote_next;
+            while (frame_block* b = p->remote) {
+                p->remote = b->next;
+                b->next = p->free;
+                p->free = b;
+                --p->used;
+            }
+            if (p != current[p->cls]) {
+                settle(p);
+            }
+            p = next_page;
+        }
+    }
+
+    // The owner thread exits. Why no free can race with this: a foreign free and abandon() both
+    // run under the mutex. A free before it pushed on a remote list, which is collected here; a
+    // free after it sees `abandoned` and frees like the owner would, under the mutex, whose
+    // hand-over orders it after all of the owner's lock-free accesses. The pages left (blocks
+    // still in use) keep the heap alive; the free that releases the last one deletes it.
+    void abandon() noexcept {
+        bool empty = false;
+        {
+            std::lock_guard lock(frame_mutex());
+            collect_remote();
+            abandoned = true;
+            for (std::size_t c = 0; c < frame_classes; ++c) {
+                if (frame_page* p = std::exchange(spare[c], nullptr)) {
+                    release(p);
+                }
+                retire_current(c);
+            }
+            empty = pages == 0;
+        }
+        if (empty) {
+            delete this;
+        }
+    }
+};
+
+// Serves frames allocated on a thread after its heap was destroyed (thread_local destructors),
+// under the mutex. Never deleted.
+inline constinit frame_heap orphan_frame_heap{true};
+
+} // namespace aio::detail
+
+#endif
