@@ -17,7 +17,8 @@ using aio::detail::to_clock_duration;
 using ticks = aio::detail::clock::duration;
 using namespace std::chrono_literals;
 
-TEST_CASE("a floating-point delay becomes ticks rounded up, never fewer than it asks for", "[clock]") {
+TEST_CASE("a floating-point delay becomes ticks rounded up, never fewer than it asks for",
+          "[clock]") {
     CHECK(to_clock_duration(std::chrono::duration<double>(0.5)) == 500ms);
     CHECK(to_clock_duration(std::chrono::duration<double>(1.5e-9)) == 2ns);
     CHECK(to_clock_duration(std::chrono::duration<float>(0.25F)) == 250ms);
@@ -36,7 +37,8 @@ TEST_CASE("a floating-point delay becomes ticks rounded up, never fewer than it 
 
 TEST_CASE("an integer delay of any period becomes ticks, rounded up below a tick", "[clock]") {
     CHECK(to_clock_duration(3ms) == 3000000ns);
-    CHECK(to_clock_duration(std::chrono::duration<int, std::milli>(std::numeric_limits<int>::max())) ==
+    CHECK(to_clock_duration(
+              std::chrono::duration<int, std::milli>(std::numeric_limits<int>::max())) ==
           std::chrono::milliseconds(std::numeric_limits<int>::max()));
     CHECK(to_clock_duration(std::chrono::duration<std::int64_t, std::pico>(1500)) == 2ns);
     CHECK(to_clock_duration(std::chrono::duration<std::int64_t, std::pico>(1000)) == 1ns);
@@ -47,11 +49,11 @@ TEST_CASE("a delay too long for the clock saturates to its largest duration", "[
     CHECK(to_clock_duration(std::chrono::hours::max()) == ticks::max());
     CHECK(to_clock_duration(std::chrono::years::max()) == ticks::max());
     CHECK(to_clock_duration(std::chrono::nanoseconds::max()) == ticks::max());
-    CHECK(to_clock_duration(std::chrono::duration<std::uint64_t>(std::numeric_limits<std::uint64_t>::max())) ==
-          ticks::max());
+    CHECK(to_clock_duration(std::chrono::duration<std::uint64_t>(
+              std::numeric_limits<std::uint64_t>::max())) == ticks::max());
     CHECK(to_clock_duration(std::chrono::duration<double>(1e300)) == ticks::max());
-    CHECK(to_clock_duration(std::chrono::duration<double>(std::numeric_limits<double>::infinity())) ==
-          ticks::max());
+    CHECK(to_clock_duration(std::chrono::duration<double>(
+              std::numeric_limits<double>::infinity())) == ticks::max());
     // 300 years of seconds fits in an int64 of seconds, not in nanoseconds
     CHECK(to_clock_duration(std::chrono::seconds(300LL * 365 * 24 * 3600)) == ticks::max());
 }
@@ -61,8 +63,9 @@ TEST_CASE("a zero or negative delay becomes zero ticks, and NaN is rejected", "[
     CHECK(to_clock_duration(-5s) == ticks::zero());
     CHECK(to_clock_duration(std::chrono::duration<double>(-0.0)) == ticks::zero());
     CHECK(to_clock_duration(std::chrono::duration<double>(-1e300)) == ticks::zero());
-    CHECK(to_clock_duration(std::chrono::duration<double>(-std::numeric_limits<double>::infinity())) ==
-          ticks::zero());
-    CHECK_THROWS_AS(to_clock_duration(std::chrono::duration<double>(std::numeric_limits<double>::quiet_NaN())),
-                    std::invalid_argument);
+    CHECK(to_clock_duration(std::chrono::duration<double>(
+              -std::numeric_limits<double>::infinity())) == ticks::zero());
+    CHECK_THROWS_AS(
+        to_clock_duration(std::chrono::duration<double>(std::numeric_limits<double>::quiet_NaN())),
+        std::invalid_argument);
 }

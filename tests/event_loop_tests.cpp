@@ -620,7 +620,8 @@ namespace {
 
 aio::task<void> finish_soon() { co_await aio::sleep(0ms); }
 
-aio::task<std::size_t> waves_of_tasks(std::vector<aio::task_handle<void>>& sleepers, int& cancelled) {
+aio::task<std::size_t> waves_of_tasks(std::vector<aio::task_handle<void>>& sleepers,
+                                      int& cancelled) {
     aio::event_loop& loop = aio::get_running_loop();
     for (int wave = 0; wave < 6; ++wave) {
         std::vector<aio::task_handle<void>> shorts;

@@ -62,7 +62,8 @@ aio::task<void> cancelled_after(std::chrono::milliseconds delay) {
 }
 
 /// On cancellation, awaits a 5 ms cleanup, notes it, and re-raises.
-aio::task<int> sleep_then_clean_up(std::chrono::milliseconds delay, std::string name, journal& log) {
+aio::task<int> sleep_then_clean_up(std::chrono::milliseconds delay, std::string name,
+                                   journal& log) {
     std::exception_ptr cancelled;
     try {
         co_await aio::sleep(delay);
@@ -96,7 +97,8 @@ aio::task<failure_outcome> failure_cancels_siblings(journal& log) {
     failure_outcome out;
     try {
         co_await aio::gather(value_after(10s, 1, log), fail_after(5ms, "boom", log),
-                             sleep_then_clean_up(10s, "cleaner", log), fail_after(100ms, "later", log));
+                             sleep_then_clean_up(10s, "cleaner", log),
+                             fail_after(100ms, "later", log));
     } catch (const test_error& e) {
         out.caught = e.what();
         out.log_size_when_seen = log.size();
@@ -197,7 +199,8 @@ aio::task<std::vector<std::string>> collect_range(journal& log) {
     tasks.push_back(value_after(100ms, 1, log));
     tasks.push_back(fail_after(5ms, "boom", log));
     tasks.push_back(value_after(50ms, 3, log));
-    std::vector<aio::outcome<int>> results = co_await aio::gather(aio::return_exceptions, std::move(tasks));
+    std::vector<aio::outcome<int>> results =
+        co_await aio::gather(aio::return_exceptions, std::move(tasks));
     std::vector<std::string> described;
     for (auto& r : results) {
         if (r) {
@@ -323,7 +326,8 @@ aio::task<int> cancel_the_gatherer(const aio::task_handle<void>* gatherer) {
     co_return 0;
 }
 
-aio::task<void> gather_with_a_child_cancelling_it(const aio::task_handle<void>* self, journal& log) {
+aio::task<void> gather_with_a_child_cancelling_it(const aio::task_handle<void>* self,
+                                                  journal& log) {
     co_await aio::gather(cancel_the_gatherer(self), value_after(200ms, 2, log));
 }
 
@@ -409,7 +413,8 @@ TEST_CASE("gather(return_exceptions, ...) cancels nothing and returns each child
     CHECK(log == journal{"4 done", "boom thrown", "1 done"});  // the failure cancelled nobody
 }
 
-TEST_CASE("gather(return_exceptions, range) returns outcomes in range order", "[gather][cancel][outcome]") {
+TEST_CASE("gather(return_exceptions, range) returns outcomes in range order",
+          "[gather][cancel][outcome]") {
     journal log;
     CHECK(aio::run(collect_range(log)) == std::vector<std::string>{"1", "boom", "3"});
     CHECK(log == journal{"boom thrown", "3 done", "1 done"});
@@ -474,8 +479,8 @@ TEST_CASE("a task already cancelled when it awaits a gather never starts the chi
     CHECK_FALSE(child_ran);
 }
 
-// Regression (fixed): a cancel() of the awaiting task that arrives while gather is starting its children
-// (here: from a child's first, synchronous step) is neither delivered nor passed on. The
+// Regression (fixed): a cancel() of the awaiting task that arrives while gather is starting its
+// children (here: from a child's first, synchronous step) is neither delivered nor passed on. The
 // request lands in the root's pending flag (no hook is parked yet); end_start() then parks the
 // gather without looking at it, so the siblings run to their end (200 ms here, forever for an
 // endless one) and only then does await_resume raise cancelled_error. Expected: the siblings

@@ -570,7 +570,8 @@ aio::task<int> note_start_then(std::vector<std::string>& log, std::string name) 
 aio::task<void> argument_gather_watches_handles_at_once(std::vector<std::string>& log) {
     auto failing = aio::create_task(fail_after(1ms, "boom", log));
     auto sleeper = aio::create_task(sleep_noting(10s, "sleeper", log));
-    auto g = aio::gather(std::move(failing), std::move(sleeper), note_start_then(log, "task child"));
+    auto g =
+        aio::gather(std::move(failing), std::move(sleeper), note_start_then(log, "task child"));
     co_await aio::sleep(30ms);  // the failure happens here, the sleeper is cancelled here
     log.push_back("awaiting");
     try {

@@ -199,7 +199,8 @@ struct shared_result_outcome {
 
 aio::task<shared_result_outcome> shield_a_shared_handle() {
     shared_result_outcome out;
-    aio::task_handle<std::string> work = aio::create_task(text_after(1ms, "a string too long for SSO"));
+    aio::task_handle<std::string> work =
+        aio::create_task(text_after(1ms, "a string too long for SSO"));
     out.through_shield = co_await aio::shield(work);
     out.through_handle = work.result();
     co_return out;

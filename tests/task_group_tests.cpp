@@ -49,7 +49,8 @@ aio::task<int> fail_at(steady::time_point when, std::string what, journal& log) 
 }
 
 /// On cancellation, awaits a cleanup, notes it, and re-raises.
-aio::task<int> sleep_then_clean_up(std::chrono::milliseconds delay, std::string name, journal& log) {
+aio::task<int> sleep_then_clean_up(std::chrono::milliseconds delay, std::string name,
+                                   journal& log) {
     std::exception_ptr cancelled;
     try {
         co_await aio::sleep(delay);
@@ -265,7 +266,8 @@ aio::task<group_outcome> owner_of_failing_cleanup(journal& log, bool& child_runn
 aio::task<group_outcome> cancel_owner_of_failing_cleanup(journal& log) {
     group_outcome out;
     bool child_running = false;
-    aio::task_handle<group_outcome> owner = aio::create_task(owner_of_failing_cleanup(log, child_running));
+    aio::task_handle<group_outcome> owner =
+        aio::create_task(owner_of_failing_cleanup(log, child_running));
     while (!child_running) {
         co_await aio::sleep(1ms);
     }

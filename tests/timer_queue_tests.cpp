@@ -659,7 +659,8 @@ TEST_CASE("timer_queue removes timers from a started run, its head included, and
     REQUIRE(fired.front() == &anchor);
     REQUIRE(std::equal(fired.begin() + 1, fired.end(), order.begin()));
     // Remove from the run: its head, nodes at chunk edges of its bucket, and some more.
-    std::vector<timer_node*> rest(order.begin() + static_cast<std::ptrdiff_t>(fired.size() - 1), order.end());
+    std::vector<timer_node*> rest(order.begin() + static_cast<std::ptrdiff_t>(fired.size() - 1),
+                                  order.end());
     q.remove(*rest.front());
     for (const std::size_t i : {chunk - 1, chunk, 2 * chunk - 1, 2 * chunk, 3 * chunk - 1}) {
         if (first[i].linked()) {
@@ -740,7 +741,8 @@ TEST_CASE("timer_queue fires like an ordered map with thousands of timers in a f
             }
         }
         REQUIRE(q.size() == ref.size());
-        REQUIRE(q.next_deadline() <= (ref.size() == 0 ? tp::max() : tp(clock_type::duration(ref.earliest()))));
+        REQUIRE(q.next_deadline() <=
+                (ref.size() == 0 ? tp::max() : tp(clock_type::duration(ref.earliest()))));
     }
     REQUIRE(ref.size() == 0);
     REQUIRE(q.chunks().allocated == q.chunks().spare);

@@ -174,7 +174,8 @@ aio::task<timed_outcome> work_fails_while_timing_out() {
     co_return co_await observe(op, nullptr);
 }
 
-aio::task<timed_outcome> until_deadline(steady::time_point deadline, std::chrono::milliseconds work) {
+aio::task<timed_outcome> until_deadline(steady::time_point deadline,
+                                        std::chrono::milliseconds work) {
     auto op = aio::wait_until(value_after(work, 5), deadline);
     co_return co_await observe(op, nullptr);
 }
@@ -218,7 +219,8 @@ struct handle_outcome {
     int result = 0;
 };
 
-aio::task<handle_outcome> wait_for_handle(std::chrono::milliseconds work, std::chrono::milliseconds timeout) {
+aio::task<handle_outcome> wait_for_handle(std::chrono::milliseconds work,
+                                          std::chrono::milliseconds timeout) {
     handle_outcome out;
     aio::task_handle<int> h = aio::create_task(value_after(work, 6));
     auto op = aio::wait_for(h, timeout);
@@ -306,7 +308,8 @@ aio::task<void> block_loop(steady::time_point from, steady::time_point until) {
     }
 }
 
-aio::task<int> wait_for_in_own_frame(steady::time_point work_done, std::chrono::milliseconds timeout) {
+aio::task<int> wait_for_in_own_frame(steady::time_point work_done,
+                                     std::chrono::milliseconds timeout) {
     auto op = aio::wait_for(value_at(work_done, 1), timeout);
     co_return co_await op;
 }
@@ -333,7 +336,8 @@ aio::task<void> cancel_waiter_then_sleep(const aio::task_handle<void>* waiter, j
     co_await sleep_noting(200ms, "work", log);
 }
 
-aio::task<void> wait_for_work_cancelling_its_waiter(const aio::task_handle<void>* self, journal& log) {
+aio::task<void> wait_for_work_cancelling_its_waiter(const aio::task_handle<void>* self,
+                                                    journal& log) {
     auto op = aio::wait_for(cancel_waiter_then_sleep(self, log), 10s);
     co_await op;
 }
@@ -539,8 +543,8 @@ TEST_CASE("a wait_for whose work and timeout are due in the same iteration times
     CHECK_THROWS_AS(aio::run(work_and_timeout_due_together()), aio::timeout_error);
 }
 
-// Regression (fixed): a cancel() of the awaiting task that arrives while wait_for starts the work (here:
-// from the work's own first step) stays in the root's pending flag: await_suspend checked it
+// Regression (fixed): a cancel() of the awaiting task that arrives while wait_for starts the work
+// (here: from the work's own first step) stays in the root's pending flag: await_suspend checked it
 // before starting the work and parks without looking again, so the work is not cancelled and
 // runs its full 200 ms; cancelled_error comes only afterwards. Expected: the work is cancelled
 // at once. Same gap in gather (gather_cancel_tests.cpp).

@@ -187,7 +187,8 @@ struct as_completed_mixed_outcome {
 
 aio::task<as_completed_mixed_outcome> as_completed_mixed() {
     as_completed_mixed_outcome out;
-    handles tasks{aio::create_task(value_after(200ms, 1)), aio::create_task(fail_after(100ms, "two")),
+    handles tasks{aio::create_task(value_after(200ms, 1)),
+                  aio::create_task(fail_after(100ms, "two")),
                   aio::create_task(value_after(0ms, 3))};
     while (!tasks[2].done()) {  // the third one is done before as_completed sees it
         co_await aio::sleep(0ms);
@@ -426,8 +427,8 @@ TEST_CASE("a task already cancelled when it awaits wait gets cancelled_error at 
     CHECK_FALSE(out.tasks_done_when_cancelled);
 }
 
-// Regression (fixed): as_completed's next_awaiter::await_suspend ignores a cancellation that is already
-// pending (root->cancel_pending()), unlike sleep, task handles, wait and wait_for; the task
+// Regression (fixed): as_completed's next_awaiter::await_suspend ignores a cancellation that is
+// already pending (root->cancel_pending()), unlike sleep, task handles, wait and wait_for; the task
 // only sees cancelled_error when some task finishes (here after 500 ms; never if none does).
 TEST_CASE("a task already cancelled when it awaits as_completed's next() gets cancelled_error "
           "at once",

@@ -202,7 +202,9 @@ public:
     [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
     /// The loop as a root's loop pointer, and back.
     [[nodiscard]] detail::root_owner* as_root_owner() noexcept { return this; }
-    static event_loop& of(detail::root_owner& owner) noexcept { return static_cast<event_loop&>(owner); }
+    static event_loop& of(detail::root_owner& owner) noexcept {
+        return static_cast<event_loop&>(owner);
+    }
 
     /// `now + delay`, rounded up to the clock's tick and saturated: a sleep never wakes early
     /// and an enormous delay means "forever" instead of overflowing.
@@ -286,7 +288,8 @@ private:
                 return;
             }
         }
-        m_ready.push((static_cast<std::uintptr_t>(slot) << 2) | static_cast<std::uintptr_t>(detail::ready_kind::start_task));
+        m_ready.push((static_cast<std::uintptr_t>(slot) << 2) |
+                     static_cast<std::uintptr_t>(detail::ready_kind::start_task));
         m_ready.push(1);
         m_start_run_mark = m_ready.pushed();
     }
@@ -299,7 +302,8 @@ private:
         }
     }
     [[noreturn, gnu::noinline]] static void closed(const char* what) {
-        throw event_loop_error(std::string("aio::event_loop::") + what + ": the event loop is closed");
+        throw event_loop_error(std::string("aio::event_loop::") + what +
+                               ": the event loop is closed");
     }
 
     template <class F>

@@ -59,7 +59,8 @@ public:
     // attaches its callbacks at once (and as a range gather does). Task children are lazy:
     // they are rooted, watched and started by co_await.
     explicit gather_awaitable(Children&&... children)
-        : gather_core(Policy, sizeof...(Children), &cancel_all), m_children(std::move(children)...) {
+        : gather_core(Policy, sizeof...(Children), &cancel_all),
+          m_children(std::move(children)...) {
         hold_cancellations();  // a failed handle cancels the others once all are watched
         watch_all<true>(std::index_sequence_for<Children...>{});
         release_cancellations();
@@ -87,7 +88,10 @@ public:
     result_type await_resume() {
         rethrow_if_failed();
         return std::apply(
-            [](auto&... c) { return result_type(take_result<Policy, std::remove_cvref_t<decltype(c)>>(c.root())...); },
+            [](auto&... c) {
+                return result_type(
+                    take_result<Policy, std::remove_cvref_t<decltype(c)>>(c.root())...);
+            },
             m_children);
     }
 
@@ -98,18 +102,26 @@ private:
     };
 
     template <class C>
-    static constexpr bool is_handle = std::is_same_v<C, gather_handle_child<typename C::value_type>>;
+    static constexpr bool is_handle =
+        std::is_same_v<C, gather_handle_child<typename C::value_type>>;
 
     // Only rooted children can be cancelled: task children are rooted by co_await.
     static void cancel_all(gather_core& core) {
         auto& self = static_cast<gather_awaitable&>(core);
-        std::apply([rooted = self.m_rooted](auto&... c) {
-            ((is_handle<std::remove_cvref_t<decltype(c)>> || rooted ? cancel_root(c.root()) : void()), ...);
-        }, self.m_children);
+        std::apply(
+            [rooted = self.m_rooted](auto&... c) {
+                ((is_handle<std::remove_cvref_t<decltype(c)>> || rooted ? cancel_root(c.root())
+                                                                        : void()),
+                 ...);
+            },
+            self.m_children);
     }
     template <std::size_t... I>
     void cancel_tasks(std::index_sequence<I...>) noexcept {
-        ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>> ? void() : cancel_root(std::get<I>(m_children).root())), ...);
+        ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>>
+              ? void()
+              : cancel_root(std::get<I>(m_children).root())),
+         ...);
     }
     template <std::size_t I>
     static std::coroutine_handle<> on_complete(completion_node& n, task_root& child) noexcept {
@@ -139,11 +151,15 @@ private:
     }
     template <bool Handles, std::size_t... I>
     void watch_all(std::index_sequence<I...>) noexcept {
-        ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>> == Handles ? watch_one<I>() : void()), ...);
+        ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>> == Handles ? watch_one<I>()
+                                                                                 : void()),
+         ...);
     }
     template <std::size_t... I>
     void unlink(std::index_sequence<I...>) noexcept {
-        ((m_nodes[I].m_self != nullptr ? std::get<I>(m_children).root().remove_waiter(m_nodes[I]) : void()), ...);
+        ((m_nodes[I].m_self != nullptr ? std::get<I>(m_children).root().remove_waiter(m_nodes[I])
+                                       : void()),
+         ...);
     }
 
     std::tuple<Children...> m_children;

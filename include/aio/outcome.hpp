@@ -33,10 +33,12 @@ class outcome {
 public:
     using value_type = std::conditional_t<
         std::is_void_v<T>, std::monostate,
-        std::conditional_t<std::is_reference_v<T>, std::reference_wrapper<std::remove_reference_t<T>>, T>>;
+        std::conditional_t<std::is_reference_v<T>,
+                           std::reference_wrapper<std::remove_reference_t<T>>, T>>;
 
     explicit outcome(value_type value) : m_state(std::in_place_index<0>, std::move(value)) {}
-    explicit outcome(std::exception_ptr error) : m_state(std::in_place_index<1>, std::move(error)) {}
+    explicit outcome(std::exception_ptr error)
+        : m_state(std::in_place_index<1>, std::move(error)) {}
 
     [[nodiscard]] bool has_value() const noexcept { return m_state.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }

@@ -29,7 +29,9 @@ template <class T>
 class [[nodiscard]] shielded {
 public:
     explicit shielded(task_handle<T> target) : m_target(std::move(target)) {}
-    auto operator co_await() const& noexcept { return handle_awaiter<T, false, true>(m_target.promise_handle()); }
+    auto operator co_await() const& noexcept {
+        return handle_awaiter<T, false, true>(m_target.promise_handle());
+    }
     // The result stays shared with every other handle: copied out, moved only if it cannot be.
     auto operator co_await() && noexcept {
         return handle_awaiter<T, !std::is_copy_constructible_v<T>, true>(m_target.promise_handle());

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // aio::sleep / aio::sleep_until: suspend the current task for a while (asyncio.sleep).
 //
-//     await asyncio.sleep(0.5)               co_await aio::sleep(500ms);
-//     await asyncio.sleep(pause)  # float    co_await aio::sleep(std::chrono::duration<double>(pause));
-//     await asyncio.sleep(0)                 co_await aio::sleep(0ms);   // yield once
+//     await asyncio.sleep(0.5)         co_await aio::sleep(500ms);
+//     await asyncio.sleep(pause)       co_await aio::sleep(std::chrono::duration<double>(pause));
+//     await asyncio.sleep(0)           co_await aio::sleep(0ms);  // yield once
 //
 // Guarantees: a sleep never wakes early (the deadline is rounded up to the clock's tick);
 // sleeps with equal deadlines wake in the order they started; sleep(0) (or any non-positive

@@ -77,7 +77,8 @@ private:
                 throw invalid_state_error("aio::task: awaiting an empty (moved-from) task");
             }
             if constexpr (Move && !std::is_reference_v<T> && !std::is_void_v<T>) {
-                return T(std::move(m_coro.promise()).result());  // by value: the frame dies with the task
+                // by value: the frame dies with the task
+                return T(std::move(m_coro.promise()).result());
             } else {
                 return m_coro.promise().result();
             }

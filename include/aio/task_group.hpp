@@ -43,7 +43,9 @@ class task_group_error : public std::runtime_error {
 public:
     explicit task_group_error(std::vector<std::exception_ptr> errors)
         : std::runtime_error(describe(errors)), m_errors(std::move(errors)) {}
-    [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept { return m_errors; }
+    [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept {
+        return m_errors;
+    }
 
 private:
     static std::string describe(const std::vector<std::exception_ptr>& errors) {
@@ -97,7 +99,9 @@ public:
         entry->m_root = &handle.root();
         entry->m_root->add_ref();
         entry->m_error = [](detail::task_root& root) {
-            return static_cast<typename task_handle<T>::promise_type&>(detail::promise_base::of(root)).exception();
+            return static_cast<typename task_handle<T>::promise_type&>(
+                       detail::promise_base::of(root))
+                .exception();
         };
         entry->m_on_complete = &on_child_complete;
         entry->m_root->add_waiter(*entry);
@@ -142,7 +146,8 @@ private:
         bool m_linked = false;
     };
 
-    static std::coroutine_handle<> on_child_complete(detail::completion_node& node, detail::task_root& root) {
+    static std::coroutine_handle<> on_child_complete(detail::completion_node& node,
+                                                     detail::task_root& root) {
         auto& c = static_cast<child&>(node);
         task_group& group = *c.m_group;
         c.m_linked = false;

@@ -95,7 +95,9 @@ public:
 
     [[nodiscard]] detail::task_root& root() const noexcept { return m_coro.promise().m_own; }
     [[nodiscard]] promise_type& promise() const noexcept { return m_coro.promise(); }
-    [[nodiscard]] std::coroutine_handle<promise_type> promise_handle() const noexcept { return m_coro; }
+    [[nodiscard]] std::coroutine_handle<promise_type> promise_handle() const noexcept {
+        return m_coro;
+    }
 
 private:
     template <class>

@@ -5,10 +5,14 @@
 //     done, pending = await asyncio.wait(tasks, return_when=FIRST_COMPLETED)
 //     auto [done, pending] = co_await aio::wait(tasks, aio::return_when::first_completed);
 //
-//     for t in asyncio.as_completed(tasks):          auto order = aio::as_completed(tasks);
-//         r = await t                                for (std::size_t i = 0; i < order.size(); ++i) {
-//                                                        aio::task_handle<int> t = co_await order.next();
-//                                                        int r = t.result(); }
+//     for t in asyncio.as_completed(tasks):
+//         r = await t
+//
+//     auto order = aio::as_completed(tasks);
+//     for (std::size_t i = 0; i < order.size(); ++i) {
+//         aio::task_handle<int> t = co_await order.next();
+//         int r = t.result();
+//     }
 //
 // Neither cancels anything: when wait() returns (condition met, or timeout), the pending tasks
 // keep running; cancelling the waiter only stops the waiting. Both take task handles (created
@@ -117,7 +121,8 @@ private:
             if (t.done()) {
                 ++finished;
                 if (m_when == return_when::first_completed ||
-                    (m_when == return_when::first_exception && t.root().failed() && !t.cancelled())) {
+                    (m_when == return_when::first_exception && t.root().failed() &&
+                     !t.cancelled())) {
                     return true;
                 }
             }
@@ -142,7 +147,9 @@ private:
             m_loop->schedule(m_parent);
         }
     }
-    static void on_timeout(ready_hook& hook) { static_cast<wait_awaitable&>(hook).wake_from_loop(); }
+    static void on_timeout(ready_hook& hook) {
+        static_cast<wait_awaitable&>(hook).wake_from_loop();
+    }
     static bool on_cancel(cancel_hook& hook) {
         static_cast<wait_awaitable&>(hook).wake_from_loop();
         return false;  // the parent's root delivers cancelled_error in await_resume
@@ -211,7 +218,9 @@ public:
 
     class next_awaiter : private detail::cancel_hook {
     public:
-        explicit next_awaiter(as_completed& owner) noexcept : m_owner(owner) { m_on_cancel = &on_cancel; }
+        explicit next_awaiter(as_completed& owner) noexcept : m_owner(owner) {
+            m_on_cancel = &on_cancel;
+        }
         next_awaiter(const next_awaiter&) = delete;
         next_awaiter& operator=(const next_awaiter&) = delete;
         ~next_awaiter() { stop(); }

@@ -2,11 +2,16 @@
 // aio::wait_for / aio::wait_until: await something, but give up after a while
 // (asyncio.wait_for, asyncio.timeout / timeout_at).
 //
-//     try:                                               try {
-//         r = await asyncio.wait_for(fetch(), 0.5)           int r = co_await aio::wait_for(fetch(), 500ms);
-//     except TimeoutError:                               } catch (const aio::timeout_error&) {
-//         ...                                                ...
-//                                                        }
+//     try:
+//         r = await asyncio.wait_for(fetch(), 0.5)
+//     except TimeoutError:
+//         ...
+//
+//     try {
+//         int r = co_await aio::wait_for(fetch(), 500ms);
+//     } catch (const aio::timeout_error&) {
+//         ...
+//     }
 //
 // On timeout the inner work is cancelled and has *finished* (its cleanup ran) by the time
 // timeout_error is seen. If the inner work swallows the cancellation and returns a value, that
@@ -35,7 +40,9 @@ namespace aio {
 namespace detail {
 
 template <class Child>
-class [[nodiscard]] wait_for_awaitable : private completion_node, private cancel_hook, private ready_hook {
+class [[nodiscard]] wait_for_awaitable : private completion_node,
+                                         private cancel_hook,
+                                         private ready_hook {
 public:
     using result_type = typename Child::value_type;
 

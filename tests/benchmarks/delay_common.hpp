@@ -86,7 +86,8 @@ inline options parse_options(int argc, char** argv) {
 /// which would bill the benchmark's RNG to the library. 53 random bits scaled is uniform too.
 class pause_source {
 public:
-    explicit pause_source(const options& o) : m_gen(o.seed), m_min(o.min_pause), m_span(o.max_pause - o.min_pause) {}
+    explicit pause_source(const options& o)
+        : m_gen(o.seed), m_min(o.min_pause), m_span(o.max_pause - o.min_pause) {}
     double next() {
         const double unit = static_cast<double>(m_gen() >> 11) * 0x1.0p-53;  // [0, 1)
         return m_min + m_span * unit;
@@ -152,13 +153,14 @@ struct result {
 
 inline void print_result(const result& r) {
     const double n = static_cast<double>(r.n);
-    std::printf("{\"bench\":\"delay\",\"impl\":\"%s\",\"n\":%llu,\"wall_s\":%.6f,\"max_pause_s\":%.6f,"
-                "\"overhead_s\":%.6f,\"cpu_s\":%.6f,\"cpu_per_task_s\":%.3e,\"peak_rss_bytes\":%llu,"
-                "\"bytes_per_task\":%.1f,\"base_rss_bytes\":%llu,\"valid\":%s}\n",
-                r.impl, static_cast<unsigned long long>(r.n), r.wall, r.max_pause, r.wall - r.max_pause,
-                r.cpu, r.cpu / n, static_cast<unsigned long long>(r.peak_rss),
-                static_cast<double>(r.peak_rss) / n, static_cast<unsigned long long>(r.base_rss),
-                r.valid ? "true" : "false");
+    std::printf(
+        "{\"bench\":\"delay\",\"impl\":\"%s\",\"n\":%llu,\"wall_s\":%.6f,\"max_pause_s\":%.6f,"
+        "\"overhead_s\":%.6f,\"cpu_s\":%.6f,\"cpu_per_task_s\":%.3e,\"peak_rss_bytes\":%llu,"
+        "\"bytes_per_task\":%.1f,\"base_rss_bytes\":%llu,\"valid\":%s}\n",
+        r.impl, static_cast<unsigned long long>(r.n), r.wall, r.max_pause, r.wall - r.max_pause,
+        r.cpu, r.cpu / n, static_cast<unsigned long long>(r.peak_rss),
+        static_cast<double>(r.peak_rss) / n, static_cast<unsigned long long>(r.base_rss),
+        r.valid ? "true" : "false");
     std::fflush(stdout);
 }
 

@@ -103,14 +103,16 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < n; ++i) {
         block* b = task_list[i];
         b->pause = pauses.next();
-        const std::int64_t now = clock_reads ? steady::now().time_since_epoch().count() : ++fake_now;
+        const std::int64_t now =
+            clock_reads ? steady::now().time_since_epoch().count() : ++fake_now;
         b->deadline = now + static_cast<std::int64_t>(b->pause * 1e9);
         buckets[static_cast<std::size_t>(b->deadline >> 20) & 4095].push_back(b);
         b->where = 1;
     }
     const steady::time_point t3 = steady::now();
-    std::printf("{\"bench\":\"floor\",\"n\":%zu,\"clock_reads\":%s,\"create_ms\":%.1f,\"watch_ms\":%.1f,"
-                "\"start_ms\":%.1f,\"total_ms\":%.1f}\n",
-                n, clock_reads ? "true" : "false", ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t0, t3));
+    std::printf(
+        "{\"bench\":\"floor\",\"n\":%zu,\"clock_reads\":%s,\"create_ms\":%.1f,\"watch_ms\":%.1f,"
+        "\"start_ms\":%.1f,\"total_ms\":%.1f}\n",
+        n, clock_reads ? "true" : "false", ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t0, t3));
     return 0;
 }

@@ -67,7 +67,8 @@ public:
         }
     }
     callback_handle(const callback_handle& other) noexcept : callback_handle(other.m_node) {}
-    callback_handle(callback_handle&& other) noexcept : m_node(std::exchange(other.m_node, nullptr)) {}
+    callback_handle(callback_handle&& other) noexcept
+        : m_node(std::exchange(other.m_node, nullptr)) {}
     callback_handle& operator=(callback_handle other) noexcept {
         std::swap(m_node, other.m_node);
         return *this;
@@ -79,7 +80,9 @@ public:
     }
 
     [[nodiscard]] bool valid() const noexcept { return m_node != nullptr; }
-    [[nodiscard]] bool cancelled() const noexcept { return m_node != nullptr && m_node->m_cancelled; }
+    [[nodiscard]] bool cancelled() const noexcept {
+        return m_node != nullptr && m_node->m_cancelled;
+    }
     /// The deadline of a call_later / call_at callback (TimerHandle.when()).
     [[nodiscard]] detail::clock::time_point when() const noexcept {
         return m_node != nullptr ? m_node->m_timer.m_deadline : detail::clock::time_point{};

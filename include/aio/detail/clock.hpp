@@ -49,7 +49,8 @@ clock::duration to_clock_duration(std::chrono::duration<Rep, Period> delay) {
         if constexpr (std::ratio_greater_v<Period, ticks::period>) {
             // Coarser than a tick (ms, s, hours): the longest delay that fits, in its units.
             using wide = std::chrono::duration<std::intmax_t, Period>;
-            constexpr std::intmax_t longest = std::chrono::duration_cast<wide>(ticks::max()).count();
+            constexpr std::intmax_t longest =
+                std::chrono::duration_cast<wide>(ticks::max()).count();
             if (std::cmp_greater(delay.count(), longest)) {
                 return ticks::max();
             }
@@ -59,7 +60,8 @@ clock::duration to_clock_duration(std::chrono::duration<Rep, Period> delay) {
 }
 
 /// `now + delay`, saturated at the clock's end: integer arithmetic only (the hot path).
-inline clock::time_point saturating_deadline(clock::time_point now, clock::duration delay) noexcept {
+inline clock::time_point saturating_deadline(clock::time_point now,
+                                             clock::duration delay) noexcept {
     if (delay <= clock::duration::zero()) {
         return now;
     }
@@ -67,7 +69,8 @@ inline clock::time_point saturating_deadline(clock::time_point now, clock::durat
 }
 
 template <class Rep, class Period>
-clock::time_point saturating_deadline(clock::time_point now, std::chrono::duration<Rep, Period> delay) {
+clock::time_point saturating_deadline(clock::time_point now,
+                                      std::chrono::duration<Rep, Period> delay) {
     return saturating_deadline(now, to_clock_duration(delay));
 }
 

@@ -67,7 +67,9 @@ inline void event_loop::start_tasks(std::size_t first, std::size_t count) {
         const std::size_t slot = m_starting_next++;
         if (slot + detail::prefetch_distance < m_starting_end) {
             if (const detail::task_root* ahead = m_tasks.at(slot + detail::prefetch_distance)) {
-                detail::prefetch_for_write(reinterpret_cast<std::uintptr_t>(ahead) - 16, 128);  // its frame
+                // its frame: the root follows the resume and destroy pointers
+                const std::uintptr_t frame = reinterpret_cast<std::uintptr_t>(ahead) - 16;
+                detail::prefetch_for_write(frame, 128);
             }
         }
         if (detail::task_root* root = m_tasks.at(slot)) {
@@ -148,8 +150,8 @@ inline void event_loop::close_now() noexcept {
         }
     };
     // 1. Forget queued work. 2. Unlink every timer, so that the sleeping frames destroyed below
-    // do not touch the timer queue. 3. Drop the loop's reference to each pending task: a frame nobody
-    // else holds is destroyed now, the rest when their last handle goes.
+    // do not touch the timer queue. 3. Drop the loop's reference to each pending task: a frame
+    // nobody else holds is destroyed now, the rest when their last handle goes.
     while (!m_ready.empty()) {
         const std::uintptr_t item = m_ready.pop();
         if (detail::kind_of(item) == detail::ready_kind::start_task) {

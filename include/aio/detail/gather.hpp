@@ -27,7 +27,8 @@ namespace aio::detail {
 /// The counter, the parent and the failure policy; the derived awaitable owns the children.
 class gather_core : protected cancel_hook {
 protected:
-    gather_core(gather_policy policy, std::size_t children, void (*cancel_children)(gather_core&)) noexcept
+    gather_core(gather_policy policy, std::size_t children,
+                void (*cancel_children)(gather_core&)) noexcept
         : m_cancel_children(cancel_children), m_remaining(children), m_policy(policy) {
         m_on_cancel = &on_cancel;
     }

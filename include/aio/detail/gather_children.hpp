@@ -87,9 +87,13 @@ class gather_handle_child {
 public:
     using value_type = T;
     using promise_type = task_promise<T>;
-    explicit gather_handle_child(const task_handle<T>& h) : m_coro(checked(h.m_coro)) { root().add_ref(); }
-    explicit gather_handle_child(task_handle<T>&& h) : m_coro(checked(std::exchange(h.m_coro, {}))) {}
-    gather_handle_child(gather_handle_child&& other) noexcept : m_coro(std::exchange(other.m_coro, {})) {}
+    explicit gather_handle_child(const task_handle<T>& h) : m_coro(checked(h.m_coro)) {
+        root().add_ref();
+    }
+    explicit gather_handle_child(task_handle<T>&& h)
+        : m_coro(checked(std::exchange(h.m_coro, {}))) {}
+    gather_handle_child(gather_handle_child&& other) noexcept
+        : m_coro(std::exchange(other.m_coro, {})) {}
     gather_handle_child& operator=(gather_handle_child&&) = delete;
     ~gather_handle_child() {
         if (m_coro) {
@@ -104,7 +108,8 @@ public:
     static decltype(auto) take(task_root& root) {
         auto& promise = static_cast<promise_type&>(promise_base::of(root));
         // Other handles may share the result: copy it when possible, move only if we must.
-        if constexpr (std::is_void_v<T> || std::is_reference_v<T> || std::is_copy_constructible_v<T>) {
+        if constexpr (std::is_void_v<T> || std::is_reference_v<T> ||
+                      std::is_copy_constructible_v<T>) {
             return promise.result();
         } else {
             return T(std::move(promise).result());

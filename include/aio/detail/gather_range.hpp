@@ -33,17 +33,20 @@ template <gather_policy Policy, class Child>
 class [[nodiscard]] gather_range_awaitable : private gather_core {
     using holder = range_child<Child>;
     using handle = typename holder::handle;
-    static constexpr bool task_children = !std::is_same_v<Child, gather_handle_child<typename Child::value_type>>;
+    static constexpr bool task_children =
+        !std::is_same_v<Child, gather_handle_child<typename Child::value_type>>;
 
 public:
     using element_type = gather_element_t<Policy, Child>;
     using result_type = std::vector<element_type>;
 
     template <class Range>
-    explicit gather_range_awaitable(Range&& range) : gather_core(Policy, 0, &cancel_all), m_results(0) {
+    explicit gather_range_awaitable(Range&& range)
+        : gather_core(Policy, 0, &cancel_all), m_results(0) {
         m_shared.m_self = this;
         m_shared.m_on_complete = &on_shared_complete;
-        constexpr bool one_pass = !task_children && std::ranges::forward_range<Range> && std::ranges::sized_range<Range>;
+        constexpr bool one_pass =
+            !task_children && std::ranges::forward_range<Range> && std::ranges::sized_range<Range>;
         guard undo(*this);
         if constexpr (one_pass) {
             // Handles: take and watch each in one touch of its frame. Check them all first
@@ -59,8 +62,9 @@ public:
                 const std::size_t i = m_children.size();
                 if constexpr (std::ranges::random_access_range<Range>) {
                     if (i + prefetch_distance < m_children.capacity()) {
-                        prefetch_for_write(reinterpret_cast<std::uintptr_t>(
-                            std::ranges::begin(range)[i + prefetch_distance].promise_handle().address()), 128);
+                        const auto& ahead = std::ranges::begin(range)[i + prefetch_distance];
+                        const void* frame = ahead.promise_handle().address();
+                        prefetch_for_write(reinterpret_cast<std::uintptr_t>(frame), 128);
                     }
                 }
                 m_children.push_back(adopt<Range>(element));
@@ -210,7 +214,8 @@ private:
         gather_range_awaitable* m_self;
     };
 
-    static std::coroutine_handle<> on_shared_complete(completion_node& node, task_root& r) noexcept {
+    static std::coroutine_handle<> on_shared_complete(completion_node& node,
+                                                      task_root& r) noexcept {
         return static_cast<shared_node&>(node).m_self->finished(r.wait_index(), r);
     }
     static std::coroutine_handle<> on_extra_complete(completion_node& node, task_root& r) noexcept {

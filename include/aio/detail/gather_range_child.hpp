@@ -22,7 +22,8 @@ namespace aio::detail {
 /// optionals and are moved into the vector at the end.
 template <class R>
 class gather_results {
-    static constexpr bool direct = std::is_default_constructible_v<R> && std::is_nothrow_move_assignable_v<R>;
+    static constexpr bool direct =
+        std::is_default_constructible_v<R> && std::is_nothrow_move_assignable_v<R>;
     using slot = std::conditional_t<direct, R, std::optional<R>>;
 
 public:

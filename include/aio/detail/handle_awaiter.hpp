@@ -22,7 +22,8 @@ class handle_awaiter : private completion_node, private cancel_hook {
 public:
     using promise_type = task_promise<T>;
 
-    explicit handle_awaiter(std::coroutine_handle<promise_type> target) noexcept : m_target(target) {
+    explicit handle_awaiter(std::coroutine_handle<promise_type> target) noexcept
+        : m_target(target) {
         m_on_complete = &on_complete;
         m_on_cancel = &on_cancel;
     }

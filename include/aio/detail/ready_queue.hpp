@@ -67,7 +67,9 @@ public:
     [[nodiscard]] std::uintptr_t peek(std::size_t k) const noexcept {
         return m_items[(m_head + k) & (m_capacity - 1)];
     }
-    [[nodiscard]] std::uintptr_t& at(std::size_t k) noexcept { return m_items[(m_head + k) & (m_capacity - 1)]; }
+    [[nodiscard]] std::uintptr_t& at(std::size_t k) noexcept {
+        return m_items[(m_head + k) & (m_capacity - 1)];
+    }
     /// The item `k` places before the back (k < size()).
     [[nodiscard]] std::uintptr_t& from_back(std::size_t k) noexcept {
         return m_items[(m_head + m_size - 1 - k) & (m_capacity - 1)];

@@ -72,7 +72,9 @@ public:
 
     /// The root this coroutine runs under: its own for a created task or gather child, the
     /// parent's for an awaited coroutine.
-    [[nodiscard]] task_root* root() noexcept { return m_own.m_is_root ? &m_own : m_own.m_parent_root; }
+    [[nodiscard]] task_root* root() noexcept {
+        return m_own.m_is_root ? &m_own : m_own.m_parent_root;
+    }
 
     /// Make this coroutine the root of its own chain (create_task, gather).
     task_root& make_root(root_owner* loop) noexcept {
@@ -81,7 +83,9 @@ public:
     }
 
     /// The promise a root belongs to (promise_base is standard-layout, m_own its first member).
-    static promise_base& of(task_root& root) noexcept { return *reinterpret_cast<promise_base*>(&root); }
+    static promise_base& of(task_root& root) noexcept {
+        return *reinterpret_cast<promise_base*>(&root);
+    }
 
     task_root m_own;
 
@@ -158,7 +162,8 @@ public:
     }
 
     void unhandled_exception() noexcept {
-        ::new (static_cast<void*>(std::addressof(m_error))) std::exception_ptr(std::current_exception());
+        ::new (static_cast<void*>(std::addressof(m_error)))
+            std::exception_ptr(std::current_exception());
         m_own.m_has_error = true;
         try {
             throw;
@@ -210,8 +215,9 @@ private:
 
 template <class T>
 class task_promise final : public result_promise<T> {
-    static_assert(alignof(T) <= 16, "aio::task<T>: T may be at most 16-byte aligned (the frame is "
-                                    "found from the promise's address); return it in a std::unique_ptr");
+    static_assert(alignof(T) <= 16,
+                  "aio::task<T>: T may be at most 16-byte aligned (the frame is "
+                  "found from the promise's address); return it in a std::unique_ptr");
 
 public:
     task<T> get_return_object() noexcept;

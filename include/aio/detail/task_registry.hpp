@@ -81,7 +81,9 @@ public:
         }
     }
     /// The task in slot `i`, nullptr if it finished.
-    [[nodiscard]] task_root* at(std::size_t i) const noexcept { return finished(i) ? nullptr : slot(i); }
+    [[nodiscard]] task_root* at(std::size_t i) const noexcept {
+        return finished(i) ? nullptr : slot(i);
+    }
     [[nodiscard]] std::size_t next_slot() const noexcept { return m_size; }
 
     /// The live tasks, in creation order.
@@ -108,8 +110,12 @@ public:
 private:
     static constexpr std::size_t max_slots = 0xfffffffeu;  // slot indices are 32-bit
 
-    [[nodiscard]] task_root*& slot(std::size_t i) const noexcept { return m_blocks[i >> block_bits][i & (block_size - 1)]; }
-    [[nodiscard]] bool finished(std::size_t i) const noexcept { return (m_finished[i / 64] >> (i % 64) & 1u) != 0; }
+    [[nodiscard]] task_root*& slot(std::size_t i) const noexcept {
+        return m_blocks[i >> block_bits][i & (block_size - 1)];
+    }
+    [[nodiscard]] bool finished(std::size_t i) const noexcept {
+        return (m_finished[i / 64] >> (i % 64) & 1u) != 0;
+    }
 
     // The next slot starts a word of bits, maybe a block: make room (or squeeze out the
     // finished slots). Strong guarantee.

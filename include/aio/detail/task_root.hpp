@@ -115,10 +115,14 @@ public:
     [[nodiscard]] bool cancel_pending() const noexcept { return m_must_cancel; }
 
     void park(cancel_hook& hook) noexcept { m_hook = reinterpret_cast<std::uintptr_t>(&hook); }
-    void unpark(cancel_hook& hook) noexcept { unpark_bits(reinterpret_cast<std::uintptr_t>(&hook)); }
+    void unpark(cancel_hook& hook) noexcept {
+        unpark_bits(reinterpret_cast<std::uintptr_t>(&hook));
+    }
     /// A sleep parks its timer node: cancelling takes the timer out through the loop, so the
     /// sleep awaiter needs neither a function pointer nor a loop pointer of its own.
-    void park_timer(timer_node& node) noexcept { m_hook = reinterpret_cast<std::uintptr_t>(&node) | timer_tag; }
+    void park_timer(timer_node& node) noexcept {
+        m_hook = reinterpret_cast<std::uintptr_t>(&node) | timer_tag;
+    }
     void unpark_timer(timer_node& node) noexcept {
         unpark_bits(reinterpret_cast<std::uintptr_t>(&node) | timer_tag);
     }
@@ -202,12 +206,12 @@ public:
     std::uint32_t m_wait_index;   // see add_shared_waiter
     // The last four bytes are all initialised (spare bits too), so that a new frame's promise
     // costs one 32-bit store.
-    std::uint8_t m_cancel_requests = 0;       // saturates (a count of cancel() calls, see cancelling())
+    std::uint8_t m_cancel_requests = 0;  // saturates (a count of cancel() calls, see cancelling())
     await_state m_state = await_state::idle;  // the promise's (task_promise.hpp)
     std::uint16_t m_is_root : 1 = 0;
     std::uint16_t m_has_value : 1 = 0;   // the promise's union holds the co_return value
     std::uint16_t m_has_error : 1 = 0;   // ... or the exception the body ended with
-    std::uint16_t m_cancelled : 1 = 0;   // ended by cancellation (with or without an exception object)
+    std::uint16_t m_cancelled : 1 = 0;   // ended by cancellation (exception object or not)
     std::uint16_t m_done : 1 = 0;
     std::uint16_t m_retrieved : 1 = 0;   // someone looked at the exception (no "never retrieved")
     std::uint16_t m_registered : 1 = 0;  // a created task: the loop holds a reference and a slot
@@ -242,7 +246,8 @@ public:
         add_ref();  // keep this frame alive while waiters look at it
         while (link != 0) {
             completion_node* node = node_of(link);
-            link = (link & shared_tag) != 0 ? 0 : node->m_next;  // read first: the callee may reuse its node
+            // read first: the callee may reuse its node
+            link = (link & shared_tag) != 0 ? 0 : node->m_next;
             if (std::coroutine_handle<> h = node->m_on_complete(*node, *this)) {
                 // why: a created task wakes its waiters on a later loop iteration (as asyncio
                 // does), so a chain of tasks awaiting one another never nests resumes; a gather

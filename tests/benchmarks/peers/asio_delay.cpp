@@ -29,25 +29,28 @@ bench::pause_source* g_pauses = nullptr;
 asio::awaitable<double> delay([[maybe_unused]] std::size_t task_n) {
     const double pause = g_pauses->next();
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(std::chrono::ceil<asio::steady_timer::duration>(std::chrono::duration<double>(pause)));
+    timer.expires_after(
+        std::chrono::ceil<asio::steady_timer::duration>(std::chrono::duration<double>(pause)));
     co_await timer.async_wait(asio::use_awaitable);
     co_return pause;
 }
 
-asio::awaitable<void> async_main(std::size_t task_count, std::vector<double>& results, std::size_t& remaining) {
+asio::awaitable<void> async_main(std::size_t task_count, std::vector<double>& results,
+                                 std::size_t& remaining) {
     auto ex = co_await asio::this_coro::executor;
     asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
     remaining = task_count;
     for (std::size_t n = 0; n < task_count; ++n) {
-        asio::co_spawn(ex, delay(n), [&results, &remaining, &all_done, n](std::exception_ptr e, double pause) {
-            if (e) {
-                std::rethrow_exception(e);
-            }
-            results[n] = pause;
-            if (--remaining == 0) {
-                all_done.cancel();
-            }
-        });
+        asio::co_spawn(ex, delay(n),
+                       [&results, &remaining, &all_done, n](std::exception_ptr e, double pause) {
+                           if (e) {
+                               std::rethrow_exception(e);
+                           }
+                           results[n] = pause;
+                           if (--remaining == 0) {
+                               all_done.cancel();
+                           }
+                       });
     }
     if (remaining != 0) {
         asio::error_code ec;
