@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -119,12 +120,22 @@ def ensure_built(args: argparse.Namespace, compiler: str) -> Path:
     needed = ["aio_delay_bench", "aio_micro_bench"]
     if args.rebuild or not all((exe / n).exists() for n in needed):
         log(f"building the benchmarks with {compiler} in {bdir} ...")
-        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-DCMAKE_BUILD_TYPE=Release",
-                        f"-DCMAKE_CXX_COMPILER={compiler}", "-DAIO_BUILD_BENCHMARKS=ON",
-                        "-DAIO_BUILD_TESTS=OFF", "-DAIO_BUILD_EXAMPLES=OFF", "-DAIO_INSTALL=OFF"],
-                       check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["cmake", "--build", str(bdir), "-j", str(os.cpu_count() or 2)],
-                       check=True, stdout=subprocess.DEVNULL)
+        steps = [["cmake", "-S", str(ROOT), "-B", str(bdir), "-DCMAKE_BUILD_TYPE=Release",
+                  f"-DCMAKE_CXX_COMPILER={compiler}", "-DAIO_BUILD_BENCHMARKS=ON",
+                  "-DAIO_BUILD_TESTS=OFF", "-DAIO_BUILD_EXAMPLES=OFF", "-DAIO_INSTALL=OFF"],
+                 ["cmake", "--build", str(bdir), "-j", str(os.cpu_count() or 2)]]
+        for step in steps:
+            try:
+                p = subprocess.run(step, capture_output=True, text=True)
+            except OSError as e:
+                sys.exit(f"compare.py: cannot run {step[0]}: {e}")
+            if p.returncode != 0:
+                sys.exit(f"compare.py: building with {compiler} failed ({' '.join(step)}):\n"
+                         f"{(p.stderr or p.stdout)[-2000:]}")
+        missing = [n for n in needed if not (exe / n).exists()]
+        if missing:
+            sys.exit(f"compare.py: the build with {compiler} made no {', '.join(missing)} "
+                     "(is Google Benchmark, libbenchmark-dev, installed?)")
     return exe
 
 
@@ -167,6 +178,20 @@ def fmt_cpu_per_task(x: float | None) -> str:
     return f"{x * 1e9:.0f} ns" if x < 1e-6 else f"{x * 1e6:.2f} µs"
 
 
+def parse_sizes(ap: argparse.ArgumentParser, text: str) -> list[int]:
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            value = float(part)
+        except ValueError:
+            ap.error(f"--sizes: '{part}' is not a number")
+        if not math.isfinite(value) or value < 1 or value != math.floor(value):
+            ap.error(f"--sizes: '{part}' is not a whole number >= 1")
+        sizes.append(int(value))
+    return sizes
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000000", help="comma-separated task counts (default 1000000)")
@@ -194,9 +219,20 @@ def main() -> int:
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be >= 1")
+    if args.python_runs is not None and args.python_runs < 1:
+        ap.error("--python-runs must be >= 1 (--no-python skips Python)")
     python_runs = args.python_runs if args.python_runs is not None else args.runs
+    for name, value in (("--min-pause", args.min_pause), ("--max-pause", args.max_pause)):
+        if not math.isfinite(value) or value < 0:
+            ap.error(f"{name} must be a finite number of seconds >= 0")
+    if args.max_pause < args.min_pause:
+        ap.error("--max-pause must not be less than --min-pause")
+    if args.seed < 0:
+        ap.error("--seed must be >= 0")
+    if not args.timeout > 0 or not args.micro_min_time > 0:
+        ap.error("--timeout and --micro-min-time must be > 0")
 
-    sizes = [int(float(s)) for s in args.sizes.split(",") if s.strip()]
+    sizes = parse_sizes(ap, args.sizes)
     compilers = [c.strip() for c in args.compilers.split(",") if c.strip()]
     exe_dirs = {c: ensure_built(args, c) for c in compilers}
     ref = compilers[0]
@@ -218,6 +254,7 @@ def main() -> int:
                       python_runs, args.skip_python_above))
 
     results: dict[int, dict[str, list[dict]]] = {}
+    failures = 0  # runs that failed, timed out or did not validate: the exit status says so
     for n in sizes:
         results[n] = {label: [] for label, *_ in impls}
         rounds = max(r for _, _, r, _ in impls)
@@ -227,6 +264,8 @@ def main() -> int:
                     continue
                 log(f"N={n:,} run {i + 1}/{runs}: {label} ...")
                 r = run_delay(cmd, n, args)
+                if r is None or not r["valid"] or r["exit"] != 0:
+                    failures += 1
                 if r is not None:
                     log(f"  overhead {r['overhead_s']:.3f} s, cpu {r['cpu_s']:.3f} s, "
                         f"{r['bytes_per_task']:.0f} B/task, valid={r['valid']}")
@@ -244,6 +283,7 @@ def main() -> int:
                 micro[c] = {b["name"]: b for b in data["benchmarks"]}
             except (json.JSONDecodeError, KeyError):
                 log(f"  micro benchmark output unreadable (exit {p.returncode}): {p.stderr[-1000:]}")
+                failures += 1
 
     # ---- report --------------------------------------------------------------------------------
     out: list[str] = ["# aio vs Asio vs Python asyncio: the seed's delay workload", ""]
@@ -354,6 +394,9 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"delay": {str(n): results[n] for n in sizes},
                                                "micro": micro}, indent=1))
+    if failures:
+        log(f"compare.py: {failures} run(s) failed, timed out or did not validate (see above)")
+        return 1
     return 0
 
 

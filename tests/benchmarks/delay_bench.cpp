@@ -55,8 +55,9 @@ aio::task<main_result> async_main(std::size_t task_count, aio::event_loop& loop)
 
 } // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     const bench::options opt = bench::parse_options(argc, argv);
+    bench::check_fits_in_memory("aio_delay_bench", opt.task_count, 256);
     const std::size_t n = static_cast<std::size_t>(opt.task_count);
     bench::pause_source pauses(opt);
     g_pauses = &pauses;
@@ -97,4 +98,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 0;
+}
+
+int main(int argc, char** argv) {
+    return bench::run_reporting_errors("aio_delay_bench", [&] { return run(argc, argv); });
 }

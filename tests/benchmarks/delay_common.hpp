@@ -15,13 +15,17 @@
 #define AIO_BENCH_DELAY_COMMON_HPP_INCLUDED
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <random>
 #include <string>
 #include <string_view>
@@ -45,38 +49,103 @@ struct options {
     std::exit(error != nullptr ? 2 : 0);
 }
 
+[[noreturn]] inline void bad_value(const char* argv0, std::string_view option, const char* value,
+                                   const char* want) {
+    const std::string error = std::string(option) + ": '" + value + "' is not " + want;
+    usage(argv0, error.c_str());
+}
+
+/// Parses the command line; a bad option or value prints a one-line reason and the usage, and
+/// exits with status 2 (a benchmark run on wrong input would be a silently wrong number).
 inline options parse_options(int argc, char** argv) {
+    // why a cap: aio's task list numbers its slots in 32 bits, and no machine here holds more
+    constexpr double max_tasks = 4'000'000'000.0;
     options o;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "-h" || arg == "--help") {
             usage(argv[0], nullptr);
         }
+        const bool known = arg == "--task-count" || arg == "-n" || arg == "--min-pause" ||
+                           arg == "--max-pause" || arg == "--seed";
+        if (!known) {
+            const std::string error = "unknown option '" + std::string(arg) + "'";
+            usage(argv[0], error.c_str());
+        }
         if (i + 1 >= argc) {
-            usage(argv[0], "missing value");
+            const std::string error = std::string(arg) + ": missing value";
+            usage(argv[0], error.c_str());
         }
         const char* value = argv[++i];
         char* end = nullptr;
-        if (arg == "--task-count" || arg == "-n") {
-            // accepts 1e6 too
-            o.task_count = static_cast<std::uint64_t>(std::strtod(value, &end));
-        } else if (arg == "--min-pause") {
-            o.min_pause = std::strtod(value, &end);
-        } else if (arg == "--max-pause") {
-            o.max_pause = std::strtod(value, &end);
-        } else if (arg == "--seed") {
+        if (arg == "--seed") {
+            // strtoull would take "-1" and wrap it: digits only
+            const bool digits = value[0] >= '0' && value[0] <= '9';
+            errno = 0;
             o.seed = std::strtoull(value, &end, 10);
-        } else {
-            usage(argv[0], "unknown option");
+            if (!digits || end == value || *end != '\0' || errno == ERANGE) {
+                bad_value(argv[0], arg, value, "a whole number from 0 to 2^64 - 1");
+            }
+            continue;
         }
-        if (end == value || *end != '\0') {
-            usage(argv[0], "bad number");
+        const double number = std::strtod(value, &end);  // "1e6" is fine for a task count
+        if (end == value || *end != '\0' || !std::isfinite(number)) {
+            bad_value(argv[0], arg, value, "a finite number");
+        }
+        if (arg == "--task-count" || arg == "-n") {
+            if (number < 1 || number > max_tasks || number != std::floor(number)) {
+                bad_value(argv[0], arg, value, "a whole number from 1 to 4e9");
+            }
+            o.task_count = static_cast<std::uint64_t>(number);
+        } else if (number < 0) {
+            bad_value(argv[0], arg, value, "a number of seconds >= 0");
+        } else if (arg == "--min-pause") {
+            o.min_pause = number;
+        } else {
+            o.max_pause = number;
         }
     }
-    if (o.task_count == 0 || !(o.min_pause >= 0) || !(o.max_pause >= o.min_pause)) {
-        usage(argv[0], "need task-count > 0 and 0 <= min-pause <= max-pause");
+    if (o.max_pause < o.min_pause) {
+        usage(argv[0], "--max-pause must not be less than --min-pause");
     }
     return o;
+}
+
+/// Refuses, with a message and exit status 2, an N whose tasks would not fit in this machine's
+/// memory at `bytes_per_task` (a generous estimate): Linux would grant the memory and then
+/// kill the process part-way through, which is neither an error message nor a result.
+inline void check_fits_in_memory(const char* name, std::uint64_t n, double bytes_per_task) {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) {
+        return;  // unknown: let it run
+    }
+    const double have = static_cast<double>(pages) * static_cast<double>(page_size);
+    const double need = static_cast<double>(n) * bytes_per_task;
+    if (need > have) {
+        constexpr double gib = 1024.0 * 1024.0 * 1024.0;
+        std::fprintf(stderr,
+                     "%s: --task-count %llu needs about %.1f GiB (%.0f bytes a task), but this "
+                     "machine has %.1f GiB of memory\n",
+                     name, static_cast<unsigned long long>(n), need / gib, bytes_per_task,
+                     have / gib);
+        std::exit(2);
+    }
+}
+
+/// Runs a benchmark's body; an exception (say std::bad_alloc for an N the machine cannot hold)
+/// becomes a message and exit status 1 instead of std::terminate.
+template <class Body>
+int run_reporting_errors(const char* name, Body body) {
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "%s: out of memory (is --task-count too large for this machine?)\n",
+                     name);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", name, e.what());
+    }
+    return 1;
 }
 
 /// The pauses, drawn one per task in creation order (as the seed's delay() calls

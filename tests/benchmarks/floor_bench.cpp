@@ -50,7 +50,7 @@ double ms(steady::time_point a, steady::time_point b) {
 
 } // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     bool clock_reads = true;
     std::vector<char*> args;
     for (int i = 0; i < argc; ++i) {
@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
         }
     }
     const bench::options opt = bench::parse_options(static_cast<int>(args.size()), args.data());
+    bench::check_fits_in_memory("aio_floor_bench", opt.task_count, 160);
     const std::size_t n = static_cast<std::size_t>(opt.task_count);
     bench::pause_source pauses(opt);
 
@@ -115,4 +116,8 @@ int main(int argc, char** argv) {
         "\"start_ms\":%.1f,\"total_ms\":%.1f}\n",
         n, clock_reads ? "true" : "false", ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t0, t3));
     return 0;
+}
+
+int main(int argc, char** argv) {
+    return bench::run_reporting_errors("aio_floor_bench", [&] { return run(argc, argv); });
 }

@@ -60,8 +60,9 @@ asio::awaitable<void> async_main(std::size_t task_count, std::vector<double>& re
 
 } // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
     const bench::options opt = bench::parse_options(argc, argv);
+    bench::check_fits_in_memory("aio_asio_delay_bench", opt.task_count, 1200);
     const std::size_t n = static_cast<std::size_t>(opt.task_count);
     bench::pause_source pauses(opt);
     g_pauses = &pauses;
@@ -103,4 +104,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 0;
+}
+
+int main(int argc, char** argv) {
+    return bench::run_reporting_errors("aio_asio_delay_bench", [&] { return run(argc, argv); });
 }

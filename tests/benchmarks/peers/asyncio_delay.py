@@ -10,6 +10,7 @@ the per-task logging; same command line and the same one-line JSON result as the
 """
 import argparse
 import asyncio
+import math
 import json
 import random
 import resource
@@ -61,17 +62,46 @@ def current_rss_bytes() -> int:
         return 0
 
 
+def whole_count(text: str) -> int:
+    """A task count: a whole number >= 1, in any float spelling ("1e6" is fine, "2.5" is not)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value) or value < 1 or value != math.floor(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 1")
+    return int(value)
+
+
+def seconds(text: str) -> float:
+    """A pause: finite and >= 0 (an infinite pause would never finish)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number of seconds >= 0")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """A seed, as the C++ benchmarks take it: a whole number from 0 to 2**64 - 1."""
+    if not text.isdigit() or int(text) >= 2**64:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 0 to 2**64 - 1")
+    return int(text)
+
+
 def run() -> int:
     global MIN_PAUSE, MAX_PAUSE
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--task-count", "-n", type=lambda s: int(float(s)), default=1_000_000)
-    p.add_argument("--min-pause", type=float, default=0.1)
-    p.add_argument("--max-pause", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--task-count", "-n", type=whole_count, default=1_000_000)
+    p.add_argument("--min-pause", type=seconds, default=0.1)
+    p.add_argument("--max-pause", type=seconds, default=1.0)
+    p.add_argument("--seed", type=seed_value, default=42)
     p.add_argument("--debug", action="store_true", help="loop.set_debug(True), as the seed does")
     a = p.parse_args()
-    if a.task_count <= 0 or not (0 <= a.min_pause <= a.max_pause):
-        p.error("need task-count > 0 and 0 <= min-pause <= max-pause")
+    if a.max_pause < a.min_pause:
+        p.error("--max-pause must not be less than --min-pause")
     MIN_PAUSE, MAX_PAUSE = a.min_pause, a.max_pause
     random.seed(a.seed)
     base_rss = current_rss_bytes()
