@@ -12,7 +12,9 @@
 #include <aio/task_handle.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -350,6 +352,40 @@ TEST_CASE("gather over a vector of 10,000 tasks", "[gather]") {
         mismatches += results[static_cast<std::size_t>(i)] == 2 * i ? 0 : 1;
     }
     CHECK(mismatches == 0);
+}
+
+// A range that makes its tasks as it is read: its elements are temporaries (prvalues).
+// (Hand-written: clang 14 cannot compile libstdc++ 12's views.)
+struct tasks_made_on_reading {
+    struct iterator {
+        using value_type = aio::task<int>;
+        using difference_type = std::ptrdiff_t;
+        int i = 0;
+        aio::task<int> operator*() const { return twice(i); }
+        iterator& operator++() {
+            ++i;
+            return *this;
+        }
+        void operator++(int) { ++i; }
+        bool operator==(const iterator&) const = default;
+    };
+    int count = 0;
+    [[nodiscard]] iterator begin() const { return {0}; }
+    [[nodiscard]] iterator end() const { return {count}; }
+};
+static_assert(std::ranges::input_range<tasks_made_on_reading>);
+
+aio::task<std::vector<int>> gather_a_named_range_of_temporaries(int count) {
+    // Named (an lvalue), but lending nothing: the gather takes the tasks it reads, as it
+    // takes the elements of a moved vector.
+    const tasks_made_on_reading tasks{count};
+    std::vector<int> results = co_await aio::gather(tasks);
+    co_return results;
+}
+
+TEST_CASE("gather over a named range that makes its tasks takes those tasks", "[gather]") {
+    const std::vector<int> results = aio::run(gather_a_named_range_of_temporaries(5));
+    CHECK(results == std::vector<int>{0, 2, 4, 6, 8});
 }
 
 TEST_CASE("gather over a vector of task handles leaves the handles usable", "[gather]") {

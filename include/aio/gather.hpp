@@ -175,6 +175,9 @@ inline constexpr bool is_task<task<T>> = true;
 template <class... Awaitables>
 inline constexpr bool no_lvalue_tasks =
     ((!std::is_lvalue_reference_v<Awaitables> || !is_task<std::remove_cvref_t<Awaitables>>) && ...);
+template <class Range>
+inline constexpr bool no_lent_tasks =
+    !lends_elements<Range> || !is_task<std::ranges::range_value_t<Range>>;
 
 } // namespace detail
 
@@ -208,6 +211,9 @@ template <class... Awaitables>
 template <std::ranges::input_range Range>
     requires detail::gatherable<std::ranges::range_value_t<Range>>
 [[nodiscard]] auto gather(Range&& range) {
+    static_assert(detail::no_lent_tasks<Range>,
+                  "aio::gather: pass a range of tasks as an rvalue (std::move(tasks)); a task "
+                  "is awaited once");
     using child = detail::gather_child_t<std::ranges::range_value_t<Range>>;
     return detail::gather_range_awaitable<detail::gather_policy::cancel_on_error, child>(
         std::forward<Range>(range));
@@ -217,6 +223,9 @@ template <std::ranges::input_range Range>
 template <std::ranges::input_range Range>
     requires detail::gatherable<std::ranges::range_value_t<Range>>
 [[nodiscard]] auto gather(return_exceptions_t, Range&& range) {
+    static_assert(detail::no_lent_tasks<Range>,
+                  "aio::gather: pass a range of tasks as an rvalue (std::move(tasks)); a task "
+                  "is awaited once");
     using child = detail::gather_child_t<std::ranges::range_value_t<Range>>;
     return detail::gather_range_awaitable<detail::gather_policy::collect, child>(
         std::forward<Range>(range));

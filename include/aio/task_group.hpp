@@ -99,9 +99,7 @@ public:
         entry->m_root = &handle.root();
         entry->m_root->add_ref();
         entry->m_error = [](detail::task_root& root) {
-            return static_cast<typename task_handle<T>::promise_type&>(
-                       detail::promise_base::of(root))
-                .exception();
+            return detail::promise_of<T>(root).exception();
         };
         entry->m_on_complete = &on_child_complete;
         entry->m_root->add_waiter(*entry);

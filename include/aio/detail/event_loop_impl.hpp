@@ -80,11 +80,7 @@ inline void event_loop::start_tasks(std::size_t first, std::size_t count) {
 
 inline void event_loop::start_task(detail::task_root& root) {
     const time_point started = m_debug ? clock::now() : time_point{};
-    if (root.take_pending_cancel()) {
-        (void)root.finish_cancelled_before_start();  // a created task: waiters are scheduled
-    } else {
-        root.coroutine().resume();
-    }
+    root.start();  // a created task: finish() schedules its waiters
     if (m_debug) {
         const auto took = clock::now() - started;
         if (took > slow_callback_duration) {
@@ -161,12 +157,12 @@ inline void event_loop::close_now() noexcept {
         }
     }
     m_timers.clear([&](detail::timer_node& node) noexcept { drop_callback(node.m_target); });
-    const detail::task_registry::contents tasks = m_tasks.take_all();
-    tasks.for_each([debug = m_debug](detail::task_root& root) noexcept {
+    const detail::task_registry tasks = m_tasks.take_all();
+    tasks.for_each_live([debug = m_debug](detail::task_root& root) noexcept {
         root.m_registered = false;
         root.m_debug = debug;
     });
-    tasks.for_each([](detail::task_root& root) noexcept { root.release(); });
+    tasks.for_each_live([](detail::task_root& root) noexcept { root.release(); });
 }
 
 } // namespace aio

@@ -13,7 +13,6 @@
 #include "task_root.hpp"
 
 #include <coroutine>
-#include <cstdint>
 #include <exception>
 #include <functional>
 #include <type_traits>
@@ -25,11 +24,15 @@ namespace aio::detail {
 enum class gather_policy { cancel_on_error, collect };
 
 /// A child given as a task<T>: the gather owns its frame and roots it in place.
+///
+/// Each operation also exists as a static function of the bare coroutine handle, for the
+/// range gather, which keeps only handles (8 bytes a child, nothing to destroy per slot).
 template <class T>
 class gather_task_child {
 public:
     using value_type = T;
     using promise_type = task_promise<T>;
+    using handle = std::coroutine_handle<promise_type>;
     explicit gather_task_child(task<T>&& t) : m_task(std::move(t)) {
         if (!m_task.valid()) {
             throw invalid_state_error("aio: empty (moved-from) task");
@@ -41,24 +44,23 @@ public:
     explicit gather_task_child(A&& a)
         : gather_task_child(awaitable_task<std::remove_cvref_t<A>>(std::forward<A>(a))) {}
 
-    /// False once the child finished and was let go (range gather).
-    [[nodiscard]] bool valid() const noexcept { return m_task.valid(); }
     task_root& root() const noexcept { return m_task.handle().promise().m_own; }
-    void prepare(root_owner* loop) noexcept {
-        auto h = m_task.handle();
-        h.promise().make_root(loop).m_refs = 1;  // this child's reference (see let_go)
+    /// Hands the frame over (to a range gather), leaving this child empty.
+    [[nodiscard]] handle release() noexcept { return m_task.release(); }
+
+    void prepare(root_owner* loop) noexcept { prepare(m_task.handle(), loop); }
+    void start() { start(m_task.handle()); }
+    /// Roots the child in place: its root holds the gather's (or wait_for's) one reference.
+    static void prepare(handle h, root_owner* loop) noexcept {
+        h.promise().make_root(loop).m_refs = 1;
     }
-    void start() {
-        task_root& r = root();
-        if (r.take_pending_cancel()) {
-            (void)r.finish_cancelled_before_start();
-        } else {
-            r.coroutine().resume();
-        }
-    }
+    static void start(handle h) { h.promise().m_own.start(); }
+    /// Drops a child the range gather still holds (the frame goes with it).
+    static void dispose(handle h) noexcept { h.destroy(); }
+
     /// The finished child's result, from its root alone (a range gather reads no slot).
     static decltype(auto) take(task_root& root) {
-        auto& promise = static_cast<promise_type&>(promise_base::of(root));
+        auto& promise = promise_of<T>(root);
         if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
             return promise.result();
         } else {
@@ -66,15 +68,6 @@ public:
         }
     }
     decltype(auto) take() { return take(root()); }
-    /// Lets go of a child that has just finished (called from its completion): drops this
-    /// child's reference, so the frame is freed once finish() is done with it, and forgets it.
-    void let_go(task_root& finished) noexcept {
-        (void)m_task.release();
-        finished.release();
-    }
-    [[nodiscard]] std::uintptr_t frame_address() const noexcept {
-        return reinterpret_cast<std::uintptr_t>(m_task.handle().address());
-    }
 
 private:
     task<T> m_task;
@@ -87,6 +80,7 @@ class gather_handle_child {
 public:
     using value_type = T;
     using promise_type = task_promise<T>;
+    using handle = std::coroutine_handle<promise_type>;
     explicit gather_handle_child(const task_handle<T>& h) : m_coro(checked(h.m_coro)) {
         root().add_ref();
     }
@@ -97,16 +91,24 @@ public:
     gather_handle_child& operator=(gather_handle_child&&) = delete;
     ~gather_handle_child() {
         if (m_coro) {
-            root().release();
+            dispose(m_coro);
         }
     }
 
-    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(m_coro); }
     task_root& root() const noexcept { return m_coro.promise().m_own; }
+    /// Hands the reference over (to a range gather), leaving this child empty.
+    [[nodiscard]] handle release() noexcept { return std::exchange(m_coro, {}); }
+
+    // Nothing to root or start: the loop runs the task already.
     void prepare(root_owner*) noexcept {}
     void start() noexcept {}
+    static void prepare(handle, root_owner*) noexcept {}
+    static void start(handle) noexcept {}
+    /// Drops the reference a range gather still holds (the result stays with the handles).
+    static void dispose(handle h) noexcept { h.promise().m_own.release(); }
+
     static decltype(auto) take(task_root& root) {
-        auto& promise = static_cast<promise_type&>(promise_base::of(root));
+        auto& promise = promise_of<T>(root);
         // Other handles may share the result: copy it when possible, move only if we must.
         if constexpr (std::is_void_v<T> || std::is_reference_v<T> ||
                       std::is_copy_constructible_v<T>) {
@@ -116,21 +118,9 @@ public:
         }
     }
     decltype(auto) take() { return take(root()); }
-    /// Takes over h's reference, leaving h empty.
-    static std::coroutine_handle<promise_type> steal(task_handle<T>& h) noexcept {
-        return std::exchange(h.m_coro, {});
-    }
-    /// Drops the gather's reference (the result stays with the other handles) and forgets it.
-    void let_go(task_root& finished) noexcept {
-        m_coro = {};
-        finished.release();
-    }
-    [[nodiscard]] std::uintptr_t frame_address() const noexcept {
-        return reinterpret_cast<std::uintptr_t>(m_coro.address());
-    }
 
 private:
-    static std::coroutine_handle<promise_type> checked(std::coroutine_handle<promise_type> h) {
+    static handle checked(handle h) {
         if (!h) {
             throw invalid_state_error("aio: empty task handle");
         }
@@ -144,7 +134,7 @@ private:
 /// before it started); nullptr if it returned. Marks it retrieved: the gather reports it.
 template <class Child>
 std::exception_ptr child_error(task_root& root) {
-    return static_cast<typename Child::promise_type&>(promise_base::of(root)).exception();
+    return promise_of<typename Child::value_type>(root).exception();
 }
 
 template <class A>

@@ -16,7 +16,7 @@
 #define AIO_DETAIL_GATHER_RANGE_HPP_INCLUDED
 
 #include "gather.hpp"
-#include "gather_range_child.hpp"
+#include "gather_results.hpp"
 #include "prefetch.hpp"
 
 #include <cstddef>
@@ -29,10 +29,16 @@
 
 namespace aio::detail {
 
+/// Whether a range lends its elements (yields lvalues of a range the caller keeps): they are
+/// then copied into a gather, not moved from.
+template <class Range>
+inline constexpr bool lends_elements =
+    std::is_lvalue_reference_v<Range> &&
+    std::is_lvalue_reference_v<std::ranges::range_reference_t<Range>>;
+
 template <gather_policy Policy, class Child>
 class [[nodiscard]] gather_range_awaitable : private gather_core {
-    using holder = range_child<Child>;
-    using handle = typename holder::handle;
+    using handle = typename Child::handle;
     static constexpr bool task_children =
         !std::is_same_v<Child, gather_handle_child<typename Child::value_type>>;
 
@@ -105,7 +111,7 @@ public:
         if constexpr (task_children) {
             for (std::size_t i = 0; i < m_children.size(); ++i) {
                 prefetch_child(i + prefetch_distance);
-                holder::start(m_children[i]);
+                Child::start(m_children[i]);
             }
         }
         return end_start();
@@ -127,14 +133,15 @@ private:
     };
 
     static task_root& root(handle h) noexcept { return h.promise().m_own; }
-    // An element of an lvalue range is copied (a handle) or rejected (a task: see gather());
-    // an element of an rvalue range is moved from.
+    // The element becomes a child (checked, an awaitable wrapped), which hands its handle
+    // over: an element the range lends (an lvalue) is copied — a handle; a task cannot be,
+    // see gather() — and any other is moved from.
     template <class Range, class E>
     static handle adopt(E& element) {
-        if constexpr (std::is_lvalue_reference_v<Range>) {
-            return holder::adopt(element);
+        if constexpr (lends_elements<Range>) {
+            return Child(element).release();
         } else {
-            return holder::adopt(std::move(element));
+            return Child(std::move(element)).release();
         }
     }
     [[nodiscard]] bool is_let_go(std::size_t i) const noexcept {
@@ -152,7 +159,7 @@ private:
     // Child i: root it (task children) and wait for it. Only a child that another gather
     // already watches needs a node of its own, which may throw (allocation).
     void watch(std::size_t i, root_owner* loop) {
-        holder::prepare(m_children[i], loop);
+        Child::prepare(m_children[i], loop);
         m_watched = i + 1;
         task_root& r = root(m_children[i]);
         if (r.done()) {
@@ -193,7 +200,7 @@ private:
                 if (i < m_watched && !root(m_children[i]).done()) {
                     root(m_children[i]).remove_waiter(m_shared);
                 }
-                holder::dispose(m_children[i]);
+                Child::dispose(m_children[i]);
             }
         }
         m_children.clear();

@@ -109,11 +109,7 @@ inline void task_root::destroy() noexcept {
         // be linked — even in a cycle of tasks awaiting each other. Tell it we are gone, so it
         // never unlinks from freed memory; its own frame is torn down by the same close().
         // (Waiters that own a reference — gather, wait, task_group — cannot be here.)
-        for (std::uintptr_t link = std::exchange(m_waiters, 0); link != 0;) {
-            completion_node* node = node_of(link);
-            link = (link & shared_tag) != 0 ? 0 : node->m_next;
-            (void)node->m_on_complete(*node, *this);
-        }
+        notify_waiters([](std::coroutine_handle<>) {});
     }
     coroutine().destroy();  // the root lives in this frame: nothing may touch *this afterwards
 }
@@ -256,6 +252,12 @@ public:
     void return_void() noexcept { store_value(); }
     void result() { rethrow_if_failed(); }
 };
+
+/// The typed promise a root belongs to (the caller knows its task's result type).
+template <class T>
+task_promise<T>& promise_of(task_root& root) noexcept {
+    return static_cast<task_promise<T>&>(promise_base::of(root));
+}
 
 /// The root a suspending coroutine runs under, or nullptr for foreign coroutine types (which
 /// then simply cannot be cancelled through aio).

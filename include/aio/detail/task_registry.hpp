@@ -35,26 +35,6 @@ class task_registry {
     using block = std::unique_ptr<task_root*[]>;
 
 public:
-    /// Every slot of a registry handed over at once (event_loop::close): no allocation.
-    class contents {
-    public:
-        /// f(root) for each task that had not finished, in creation order.
-        template <class F>
-        void for_each(F&& f) const {
-            for (std::size_t i = 0; i < m_size; ++i) {
-                if ((m_finished[i / 64] >> (i % 64) & 1u) == 0) {
-                    f(*m_blocks[i >> block_bits][i & (block_size - 1)]);
-                }
-            }
-        }
-
-    private:
-        friend class task_registry;
-        std::vector<block> m_blocks;
-        std::vector<std::uint64_t> m_finished;
-        std::size_t m_size = 0;
-    };
-
     [[nodiscard]] std::size_t size() const noexcept { return m_live; }
     [[nodiscard]] bool empty() const noexcept { return m_live == 0; }
 
@@ -86,24 +66,29 @@ public:
     }
     [[nodiscard]] std::size_t next_slot() const noexcept { return m_size; }
 
+    /// f(root) for each live task, in creation order.
+    template <class F>
+    void for_each_live(F&& f) const {
+        for (std::size_t i = 0; i < m_size; ++i) {
+            if (!finished(i)) {
+                f(*slot(i));
+            }
+        }
+    }
     /// The live tasks, in creation order.
     [[nodiscard]] std::vector<task_root*> live() const {
         std::vector<task_root*> out;
         out.reserve(m_live);
-        for (std::size_t i = 0; i < m_size; ++i) {
-            if (!finished(i)) {
-                out.push_back(slot(i));
-            }
-        }
+        for_each_live([&out](task_root& root) { out.push_back(&root); });
         return out;
     }
-    /// Empties the registry and hands over what it held.
-    contents take_all() noexcept {
-        contents out;
+    /// Empties the registry and hands over what it held, without allocating (loop close).
+    task_registry take_all() noexcept {
+        task_registry out;
         out.m_blocks.swap(m_blocks);
         out.m_finished.swap(m_finished);
         out.m_size = std::exchange(m_size, 0);
-        m_live = 0;
+        out.m_live = std::exchange(m_live, 0);
         return out;
     }
 

@@ -242,23 +242,17 @@ public:
         const bool registered = m_registered;
         root_owner* const loop = m_loop;
         std::coroutine_handle<> next;
-        std::uintptr_t link = std::exchange(m_waiters, 0);
         add_ref();  // keep this frame alive while waiters look at it
-        while (link != 0) {
-            completion_node* node = node_of(link);
-            // read first: the callee may reuse its node
-            link = (link & shared_tag) != 0 ? 0 : node->m_next;
-            if (std::coroutine_handle<> h = node->m_on_complete(*node, *this)) {
-                // why: a created task wakes its waiters on a later loop iteration (as asyncio
-                // does), so a chain of tasks awaiting one another never nests resumes; a gather
-                // child has one waiter and hands control to it directly (symmetric transfer).
-                if (registered) {
-                    loop->schedule(h);
-                } else {
-                    next = h;
-                }
+        notify_waiters([&](std::coroutine_handle<> h) {
+            // why: a created task wakes its waiters on a later loop iteration (as asyncio
+            // does), so a chain of tasks awaiting one another never nests resumes; a gather
+            // child has one waiter and hands control to it directly (symmetric transfer).
+            if (registered) {
+                loop->schedule(h);
+            } else {
+                next = h;
             }
-        }
+        });
         if (registered) {
             m_registered = false;
             loop->release(*this);
@@ -267,12 +261,21 @@ public:
         return next;
     }
 
-    /// A task cancelled before its first step never runs its body (asyncio throws
-    /// CancelledError into the unstarted coroutine, which ends it at once). No exception
-    /// object is made: the flag is the outcome (result() throws a fresh cancelled_error).
-    std::coroutine_handle<> finish_cancelled_before_start() noexcept {
-        m_cancelled = true;
-        return finish();
+    /// Runs the first step of a root that has not started yet (the loop's start of a created
+    /// task, a gather's or wait_for's start of a child), or ends it at once if it was
+    /// cancelled before. The waiter of an unregistered root is the one starting it, still on
+    /// the stack and about to see that the child finished: finish()'s handle is not needed.
+    void start() {
+        if (take_pending_cancel()) {
+            // A task cancelled before its first step never runs its body (asyncio throws
+            // CancelledError into the unstarted coroutine, which ends it at once). No
+            // exception object is made: the flag is the outcome (result() throws a fresh
+            // cancelled_error).
+            m_cancelled = true;
+            (void)finish();
+        } else {
+            coroutine().resume();
+        }
     }
 
 private:
@@ -281,6 +284,18 @@ private:
 
     static completion_node* node_of(std::uintptr_t link) noexcept {
         return reinterpret_cast<completion_node*>(link & ~shared_tag);
+    }
+    /// Empties the waiter list and calls each waiter's m_on_complete, newest first, passing
+    /// on what it returns (if anything) to `resume`.
+    template <class F>
+    void notify_waiters(F&& resume) noexcept {
+        for (std::uintptr_t link = std::exchange(m_waiters, 0); link != 0;) {
+            completion_node* node = node_of(link);
+            link = (link & shared_tag) != 0 ? 0 : node->m_next;  // first: the callee may reuse it
+            if (std::coroutine_handle<> h = node->m_on_complete(*node, *this)) {
+                resume(h);
+            }
+        }
     }
     void unpark_bits(std::uintptr_t bits) noexcept {
         if (m_hook == bits) {
