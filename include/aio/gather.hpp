@@ -6,8 +6,9 @@
 //                                                        co_await aio::gather(std::move(tasks));
 //
 // Arguments are task<T> (moved in) and/or task_handle<T> (shared); a range (std::vector, ...)
-// of either gives a std::vector. Results come back in argument order, whatever the completion
-// order; a void child contributes std::monostate, a T& child a reference.
+// of either gives a std::vector (a vector of tasks is moved in too: std::move(tasks)).
+// Results come back in argument order, whatever the completion order; a void child
+// contributes std::monostate, a T& child a reference.
 //
 // Differences from asyncio.gather, on purpose (TaskGroup semantics): when a child fails, its
 // unfinished siblings are cancelled; the gather completes only when every child has finished,
