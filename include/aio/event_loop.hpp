@@ -192,11 +192,13 @@ public:
         m_ready.push(detail::make_ready_item(h.address(), detail::ready_kind::resume));
     }
     void add_timer(detail::timer_node& node) { m_timers.push(node); }
-    void interrupt_timer(detail::timer_node& node) override {
-        if (node.linked()) {
-            m_timers.remove(node);
-            m_ready.push(node.m_target);
+    bool interrupt_timer(detail::timer_node& node) override {
+        if (!node.linked()) {
+            return false;  // it fired: the sleeper is queued already
         }
+        m_timers.remove(node);
+        m_ready.push(node.m_target);
+        return true;
     }
     void remove_timer(detail::timer_node& node) noexcept { m_timers.remove(node); }
     [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }

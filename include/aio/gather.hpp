@@ -74,6 +74,7 @@ public:
     // here; suspend only if some child is still running afterwards (see detail/gather.hpp).
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> parent) {
+        check_loops(root_of(parent));  // handle children must run on the parent's loop
         begin(parent);
         std::apply([loop = loop()](auto&... c) { (c.prepare(loop), ...); }, m_children);
         m_rooted = true;
@@ -127,10 +128,9 @@ private:
     template <std::size_t I>
     static std::coroutine_handle<> on_complete(completion_node& n, task_root& child) noexcept {
         gather_awaitable& self = *std::exchange(static_cast<node&>(n).m_self, nullptr);
-        child.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
         const bool failed = child.failed();
-        std::exception_ptr error;
-        if (failed && Policy == gather_policy::cancel_on_error) {
+        std::exception_ptr error;  // taking it marks it retrieved (collect: at await_resume)
+        if (failed && Policy == gather_policy::cancel_on_error && !self.parent_cancelled()) {
             try {
                 error = child_error<std::tuple_element_t<I, std::tuple<Children...>>>(child);
             } catch (...) {  // no memory for a cancelled_error: report that instead
@@ -147,6 +147,9 @@ private:
         if (child.done()) {
             (void)on_complete<I>(m_nodes[I], child);
         } else {
+            if constexpr (is_handle<std::tuple_element_t<I, std::tuple<Children...>>>) {
+                note_loop(child);
+            }
             child.add_waiter(m_nodes[I]);
         }
     }

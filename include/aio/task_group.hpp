@@ -166,11 +166,13 @@ private:
         return nullptr;
     }
 
-    static bool on_cancel(detail::cancel_hook& hook) {
+    static detail::cancel_outcome on_cancel(detail::cancel_hook& hook) {
         auto& group = static_cast<task_group&>(hook);
         group.m_parent_cancelled = true;
         group.abort();
-        return group.m_pending != 0;  // resumed by the last child; else deliver it ourselves
+        // resumed by the last child, and finish_join throws; else the root delivers it
+        return group.m_pending != 0 ? detail::cancel_outcome::passed_on
+                                    : detail::cancel_outcome::missed;
     }
 
     // why deferred: like asyncio's done-callbacks, the group reacts on the next iteration, so

@@ -14,7 +14,12 @@
 //    once. `co_await h` yields a reference into the shared result (valid while a handle
 //    lives), `co_await std::move(h)` the value itself;
 //  - an exception nobody retrieved (by awaiting, result() or exception()) is reported on
-//    stderr when the last handle goes away, like asyncio's "exception was never retrieved".
+//    stderr when the last handle goes away, like asyncio's "exception was never retrieved";
+//  - a handle may outlive its loop: once the loop is closed, the unfinished task never runs
+//    again, cancel() returns false, and the frame goes with the last handle;
+//  - an empty (default-constructed or moved-from) handle refers to no task: every member but
+//    valid() and cancel() (false: nothing to cancel) throws invalid_state_error, and so does
+//    co_await.
 #ifndef AIO_TASK_HANDLE_HPP_INCLUDED
 #define AIO_TASK_HANDLE_HPP_INCLUDED
 
@@ -61,8 +66,8 @@ public:
     }
 
     [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(m_coro); }
-    [[nodiscard]] bool done() const noexcept { return root().done(); }
-    [[nodiscard]] bool cancelled() const noexcept { return root().cancelled(); }
+    [[nodiscard]] bool done() const { return checked("done").done(); }
+    [[nodiscard]] bool cancelled() const { return checked("cancelled").cancelled(); }
 
     /// The task's value; rethrows its exception (cancelled_error if it was cancelled);
     /// invalid_state_error while it is still running.
@@ -83,12 +88,14 @@ public:
     }
 
     /// Requests cancellation: the task receives cancelled_error at its current or next
-    /// suspension point, and whatever it is awaiting is cancelled too. False if it is done.
-    bool cancel() noexcept { return root().request_cancel(); }
+    /// suspension point, and whatever it is awaiting is cancelled too. False if it is done, its
+    /// loop is closed, or the handle is empty.
+    bool cancel() noexcept { return m_coro && root().request_cancel(); }
     /// Pending cancellation requests (Task.cancelling()); the count stops at 255.
-    [[nodiscard]] unsigned cancelling() const noexcept { return root().cancelling(); }
-    /// Withdraws one request (Task.uncancel()); returns the remaining count.
-    unsigned uncancel() noexcept { return root().uncancel(); }
+    [[nodiscard]] unsigned cancelling() const { return checked("cancelling").cancelling(); }
+    /// Withdraws one request (Task.uncancel()); returns the remaining count. A wait that
+    /// cancel() already interrupted still throws cancelled_error.
+    unsigned uncancel() { return checked("uncancel").uncancel(); }
 
     auto operator co_await() const& noexcept { return detail::handle_awaiter<T, false>(m_coro); }
     auto operator co_await() && noexcept { return detail::handle_awaiter<T, true>(m_coro); }
@@ -103,11 +110,14 @@ private:
     template <class>
     friend class detail::gather_handle_child;  // takes over or adds a reference without a copy
 
-    void require_done(const char* what) const {
-        if (!m_coro) {
+    detail::task_root& checked(const char* what) const {
+        if (!m_coro) [[unlikely]] {
             fail(what, ": empty handle");
         }
-        if (!done()) {
+        return root();
+    }
+    void require_done(const char* what) const {
+        if (!checked(what).done()) {
             fail(what, ": the task has not finished yet");
         }
     }

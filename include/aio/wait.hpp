@@ -73,6 +73,7 @@ public:
         }
         m_finished = 0;
         for (const auto& t : m_tasks) {
+            check_same_loop(t.root(), m_loop->as_root_owner());  // a task of another loop
             m_finished += t.done() ? 1 : 0;
         }
         m_watch.watch(m_tasks, *this);
@@ -140,19 +141,22 @@ private:
         }
     }
 
-    void wake_from_loop() {
-        if (!m_woken) {
-            m_woken = true;
-            stop_waiting();
-            m_loop->schedule(m_parent);
+    bool wake_from_loop() {
+        if (m_woken) {
+            return false;
         }
+        m_woken = true;
+        stop_waiting();
+        m_loop->schedule(m_parent);
+        return true;
     }
     static void on_timeout(ready_hook& hook) {
-        static_cast<wait_awaitable&>(hook).wake_from_loop();
+        (void)static_cast<wait_awaitable&>(hook).wake_from_loop();
     }
-    static bool on_cancel(cancel_hook& hook) {
-        static_cast<wait_awaitable&>(hook).wake_from_loop();
-        return false;  // the parent's root delivers cancelled_error in await_resume
+    static cancel_outcome on_cancel(cancel_hook& hook) {
+        // stopped: the parent's root delivers cancelled_error in await_resume
+        return static_cast<wait_awaitable&>(hook).wake_from_loop() ? cancel_outcome::stopped
+                                                                   : cancel_outcome::missed;
     }
 
     std::vector<task_handle<T>> m_tasks;
@@ -192,7 +196,8 @@ template <std::ranges::input_range Range, class Rep, class Period>
 }
 
 /// Yields the given tasks in the order they finish (asyncio.as_completed): `co_await next()`
-/// size() times. Cancels nothing.
+/// size() times. Cancels nothing. One task at a time may await next(): a second one awaiting
+/// while the first has not resumed yet gets invalid_state_error (the first is unaffected).
 template <class T>
 class as_completed {
 public:
@@ -229,17 +234,25 @@ public:
             if (m_owner.m_read >= m_owner.m_tasks.size()) {
                 throw invalid_state_error("aio::as_completed: every task was already returned");
             }
+            if (m_owner.m_waiter != nullptr) {
+                throw invalid_state_error(
+                    "aio::as_completed: next() is already awaited by another task");
+            }
             return m_owner.m_read < m_owner.m_order.size();
         }
-        // why: park until the next completion; a cancel of the waiter only stops waiting.
+        // why: park until the next completion; a cancel of the waiter only stops waiting. The
+        // owner knows this awaiter from here until await_resume, so that no second waiter can
+        // take the item this one is woken for.
         template <class Promise>
         bool await_suspend(std::coroutine_handle<Promise> waiting) {
             m_loop = &get_running_loop();
+            m_owner.m_watch.check_loop(m_loop->as_root_owner());  // tasks of another loop
             m_root = detail::root_of(waiting);
             if (m_root != nullptr && m_root->cancel_pending()) {
                 return false;  // delivered by await_resume
             }
-            m_owner.m_waiting = waiting;
+            m_waiting = waiting;
+            m_owner.m_waiter = this;
             if (m_root != nullptr) {
                 m_root->park(*this);
             }
@@ -254,22 +267,27 @@ public:
         }
 
     private:
+        friend class as_completed;
         void stop() noexcept {
-            m_owner.m_waiting = nullptr;
+            if (m_owner.m_waiter == this) {
+                m_owner.m_waiter = nullptr;
+            }
             if (m_root != nullptr) {
                 m_root->unpark(*this);
             }
         }
-        static bool on_cancel(detail::cancel_hook& hook) {
+        static detail::cancel_outcome on_cancel(detail::cancel_hook& hook) {
             auto& self = static_cast<next_awaiter&>(hook);
-            if (self.m_owner.m_waiting) {
-                self.m_loop->schedule(std::exchange(self.m_owner.m_waiting, nullptr));
+            if (self.m_waiting) {  // not woken yet: stop waiting (the root delivers the error)
+                self.m_loop->schedule(std::exchange(self.m_waiting, nullptr));
+                return detail::cancel_outcome::stopped;
             }
-            return false;
+            return detail::cancel_outcome::missed;
         }
         as_completed& m_owner;
         event_loop* m_loop = nullptr;
         detail::task_root* m_root = nullptr;
+        std::coroutine_handle<> m_waiting;  // until woken
     };
 
     /// The next task to finish (or an already finished one not yet handed out).
@@ -277,14 +295,14 @@ public:
 
     std::coroutine_handle<> on_done(std::size_t index) {
         m_order.push_back(index);
-        return std::exchange(m_waiting, nullptr);
+        return m_waiter != nullptr ? std::exchange(m_waiter->m_waiting, nullptr) : nullptr;
     }
 
 private:
     std::vector<task_handle<T>> m_tasks;
     std::vector<std::size_t> m_order;  // completion order
     std::size_t m_read = 0;
-    std::coroutine_handle<> m_waiting;
+    next_awaiter* m_waiter = nullptr;  // the one co_await next() between suspension and resumption
     detail::task_watch<as_completed> m_watch;
 };
 

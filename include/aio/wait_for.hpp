@@ -16,7 +16,8 @@
 // On timeout the inner work is cancelled and has *finished* (its cleanup ran) by the time
 // timeout_error is seen. If the inner work swallows the cancellation and returns a value, that
 // value is returned. Cancelling the awaiting task cancels the inner work too, and it then
-// receives cancelled_error, not timeout_error.
+// receives cancelled_error, not timeout_error (an exception the work ends with meanwhile is
+// reported on stderr). The work must run on the awaiting task's loop (event_loop_error).
 //
 // Why no `async with asyncio.timeout(...)` scope: C++ destructors cannot co_await nor turn one
 // exception into another, so a scope object could not wait for the cancelled work nor convert
@@ -78,6 +79,7 @@ public:
         m_parent_root = root_of(parent);
         m_child.prepare(m_loop->as_root_owner());
         task_root& child = m_child.root();
+        check_same_loop(child, m_loop->as_root_owner());  // a handle of another loop
         if (child.done()) {
             return false;
         }
@@ -120,7 +122,8 @@ public:
         }
         task_root& child = m_child.root();
         if (m_outer_cancelled) {
-            child.mark_retrieved();
+            // The work's exception, if it failed, is left unretrieved: its frame (or last
+            // handle) reports it, as nobody will see it here.
             throw cancelled_error{};
         }
         if (m_timed_out && child.cancelled()) {
@@ -156,11 +159,11 @@ private:
         (void)self.m_child.root().request_cancel();
     }
 
-    static bool on_cancel(cancel_hook& hook) {
+    static cancel_outcome on_cancel(cancel_hook& hook) {
         auto& self = static_cast<wait_for_awaitable&>(hook);
         self.m_outer_cancelled = true;
         (void)self.m_child.root().request_cancel();
-        return true;  // we resume the parent once the work has finished
+        return cancel_outcome::passed_on;  // we resume the parent once the work has finished
     }
 
     Child m_child;

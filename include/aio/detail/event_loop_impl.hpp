@@ -146,8 +146,9 @@ inline void event_loop::close_now() noexcept {
         }
     };
     // 1. Forget queued work. 2. Unlink every timer, so that the sleeping frames destroyed below
-    // do not touch the timer queue. 3. Drop the loop's reference to each pending task: a frame
-    // nobody else holds is destroyed now, the rest when their last handle goes.
+    // do not touch the timer queue. 3. Detach every pending task from the loop (see
+    // task_root::detach): handles may outlive the loop. 4. Drop the loop's reference to each:
+    // a frame nobody else holds is destroyed now, the rest when their last handle goes.
     while (!m_ready.empty()) {
         const std::uintptr_t item = m_ready.pop();
         if (detail::kind_of(item) == detail::ready_kind::start_task) {
@@ -159,7 +160,7 @@ inline void event_loop::close_now() noexcept {
     m_timers.clear([&](detail::timer_node& node) noexcept { drop_callback(node.m_target); });
     const detail::task_registry tasks = m_tasks.take_all();
     tasks.for_each_live([debug = m_debug](detail::task_root& root) noexcept {
-        root.m_registered = false;
+        root.detach();
         root.m_debug = debug;
     });
     tasks.for_each_live([](detail::task_root& root) noexcept { root.release(); });

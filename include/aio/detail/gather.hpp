@@ -10,11 +10,16 @@
 //
 // Failure policy (TaskGroup-like, see README): the first child to fail — in completion order —
 // has its exception rethrown, after its siblings were cancelled and have all finished. With
-// gather_policy::collect nothing is cancelled and every outcome is returned.
+// gather_policy::collect nothing is cancelled and every outcome is returned. A gather whose
+// parent was cancelled throws cancelled_error instead: the exceptions it can then not deliver
+// are reported on stderr (a child finishing afterwards keeps its exception unretrieved, for its
+// frame or last handle to report; the first error recorded before is reported here).
 #ifndef AIO_DETAIL_GATHER_HPP_INCLUDED
 #define AIO_DETAIL_GATHER_HPP_INCLUDED
 
 #include "gather_children.hpp"
+#include "handle_awaiter.hpp"
+#include "task_promise.hpp"
 #include "task_root.hpp"
 
 #include <coroutine>
@@ -69,6 +74,30 @@ protected:
     [[nodiscard]] root_owner* loop() const noexcept {
         return m_parent_root != nullptr ? m_parent_root->m_loop : nullptr;
     }
+
+    /// An unfinished handle child is watched: it runs on some loop already, which must be the
+    /// parent's (see check_same_loop). Noted now, while its frame is in cache; checked by
+    /// check_loops() at co_await, before anything starts.
+    void note_loop(const task_root& child) noexcept {
+        if (child.m_loop == nullptr) {
+            m_loops_differ = true;  // detached: its loop is closed
+        } else if (m_children_loop == nullptr) {
+            m_children_loop = child.m_loop;
+        } else if (child.m_loop != m_children_loop) {
+            m_loops_differ = true;
+        }
+    }
+    void check_loops(const task_root* parent) const {
+        const root_owner* parent_loop = parent != nullptr ? parent->m_loop : nullptr;
+        if (m_loops_differ || (parent_loop != nullptr && m_children_loop != nullptr &&
+                               m_children_loop != parent_loop)) {
+            refuse_other_loop(m_children_loop == nullptr);
+        }
+    }
+
+    /// The parent gets cancelled_error whatever the children do: a child finishing now keeps
+    /// its exception unretrieved (reported when its frame or last handle goes).
+    [[nodiscard]] bool parent_cancelled() const noexcept { return m_cancelled; }
 
     /// A cancellation that reached the parent before the gather began cancels the children.
     void cancel_if_parent_cancelled() {
@@ -129,6 +158,9 @@ protected:
             }
         }
         if (m_cancelled) {
+            if (m_first_error) {
+                report_unretrieved(m_first_error);  // it was retrieved, but cannot be delivered
+            }
             throw cancelled_error{};
         }
         if (m_broken) {
@@ -154,11 +186,11 @@ private:
         }
     }
 
-    static bool on_cancel(cancel_hook& hook) {
+    static cancel_outcome on_cancel(cancel_hook& hook) {
         auto& core = static_cast<gather_core&>(hook);
         core.m_cancelled = true;
         core.m_cancel_children(core);
-        return true;  // the gather resumes the parent (with cancelled_error) once all finished
+        return cancel_outcome::passed_on;  // resumes the parent once all children finished
     }
 
     void (*m_cancel_children)(gather_core&);
@@ -167,7 +199,9 @@ private:
     std::exception_ptr m_first_error;
     std::exception_ptr m_broken;
     std::size_t m_remaining;
+    root_owner* m_children_loop = nullptr;  // the loop of the unfinished handle children
     gather_policy m_policy;
+    bool m_loops_differ = false;  // ... or they do not share one (see note_loop)
     bool m_starting = false;
     bool m_failed = false;
     bool m_cancelled = false;

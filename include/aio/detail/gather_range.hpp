@@ -103,6 +103,7 @@ public:
     // why: as for the argument gather — root and watch every child, then start each in order.
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> parent) {
+        check_loops(root_of(parent));  // handle children must run on the parent's loop
         begin(parent);
         if constexpr (task_children) {
             watch_all(loop());
@@ -164,7 +165,12 @@ private:
         task_root& r = root(m_children[i]);
         if (r.done()) {
             (void)finished(i, r);
-        } else if (!r.add_shared_waiter(m_shared, static_cast<std::uint32_t>(i))) {
+            return;
+        }
+        if constexpr (!task_children) {
+            note_loop(r);
+        }
+        if (!r.add_shared_waiter(m_shared, static_cast<std::uint32_t>(i))) {
             extra_node& n = m_extra.emplace_front();
             n.m_self = this;
             n.m_index = i;
@@ -235,11 +241,12 @@ private:
     // a million children nothing else of the child is (its slot in m_children is not even
     // read): only the result and one bit are written.
     std::coroutine_handle<> finished(std::size_t i, task_root& r) noexcept {
-        r.mark_retrieved();  // the gather reports it (first error) or returns it (collect)
         const bool failed = r.failed();
-        std::exception_ptr error;
+        std::exception_ptr error;  // taking it (or its outcome) marks it retrieved
         try {
-            if (failed && Policy == gather_policy::cancel_on_error) {
+            if (parent_cancelled()) {
+                // nothing to take: the parent gets cancelled_error (see gather.hpp)
+            } else if (failed && Policy == gather_policy::cancel_on_error) {
                 error = child_error<Child>(r);
             } else if (!failed || Policy == gather_policy::collect) {
                 m_results.set(i, take_result<Policy, Child>(r));

@@ -4,6 +4,11 @@
 // Cancelling the waiting task normally cancels the target too (asyncio cancels the future a
 // Task is blocked on). A *shielded* wait (aio::shield) instead stops waiting at once and leaves
 // the target running.
+//
+// Refused at the await (check_can_wait): a task awaiting itself, which could never resume
+// (asyncio: "Task cannot await on itself"), and an unfinished task of another loop, which would
+// resume the waiter on that loop (asyncio: "attached to a different loop") or, for a closed
+// loop, never.
 #ifndef AIO_DETAIL_HANDLE_AWAITER_HPP_INCLUDED
 #define AIO_DETAIL_HANDLE_AWAITER_HPP_INCLUDED
 
@@ -16,6 +21,29 @@
 #include <utility>
 
 namespace aio::detail {
+
+[[noreturn]] inline void refuse_other_loop(bool closed) {
+    throw event_loop_error(closed ? "aio: cannot wait for a task whose event loop is closed"
+                                  : "aio: cannot wait for a task that runs on another event loop");
+}
+
+/// Throws unless a task running on `loop` (nullptr: not known) may wait for `target`; also used
+/// by wait_for, wait and as_completed (gather: gather_core::note_loop).
+inline void check_same_loop(const task_root& target, const root_owner* loop) {
+    if (target.m_loop == loop || target.done() || (loop == nullptr && !target.m_detached)) {
+        return;
+    }
+    refuse_other_loop(target.m_detached);
+}
+
+/// Throws unless the chain under `waiter` (nullptr: a coroutine type not aio's) may wait for
+/// `target`: not itself, not a task of another loop.
+inline void check_can_wait(const task_root& target, const task_root* waiter) {
+    if (waiter == &target) {
+        throw invalid_state_error("aio: a task cannot await on itself");
+    }
+    check_same_loop(target, waiter != nullptr ? waiter->m_loop : nullptr);
+}
 
 template <class T, bool Move, bool Shielded = false>
 class handle_awaiter : private completion_node, private cancel_hook {
@@ -38,13 +66,20 @@ public:
         }
     }
 
-    [[nodiscard]] bool await_ready() const noexcept { return target().done(); }
+    [[nodiscard]] bool await_ready() const {
+        if (!m_target) [[unlikely]] {
+            throw invalid_state_error("aio::task_handle: awaiting an empty (moved-from) handle");
+        }
+        return target().done();
+    }
 
     // why: this awaiter is the waiter-list node (no allocation) and the waiting task's cancel
     // hook, so a cancel() of the waiter reaches the target (or, shielded, just stops waiting).
     template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> waiting) noexcept {
-        m_waiting_root = root_of(waiting);
+    bool await_suspend(std::coroutine_handle<Promise> waiting) {
+        task_root* const waiting_root = root_of(waiting);
+        check_can_wait(target(), waiting_root);
+        m_waiting_root = waiting_root;
         if (m_waiting_root != nullptr && m_waiting_root->cancel_pending()) {
             return false;  // delivered by await_resume
         }
@@ -80,7 +115,7 @@ private:
         return self.m_waiting;
     }
 
-    static bool on_cancel(cancel_hook& hook) {
+    static cancel_outcome on_cancel(cancel_hook& hook) {
         auto& self = static_cast<handle_awaiter&>(hook);
         if constexpr (Shielded) {
             // Stop waiting; the target keeps running. A pending target is a created task, so
@@ -90,10 +125,12 @@ private:
                 target.remove_waiter(self);
                 self.m_linked = false;
                 target.m_loop->schedule(self.m_waiting);
+                return cancel_outcome::stopped;  // the root delivers it in await_resume
             }
-            return false;  // the waiter's root delivers cancelled_error in await_resume
+            return cancel_outcome::missed;
         } else {
-            return self.target().request_cancel();
+            return self.target().request_cancel() ? cancel_outcome::passed_on
+                                                  : cancel_outcome::missed;
         }
     }
 

@@ -114,8 +114,21 @@ inline void task_root::destroy() noexcept {
     coroutine().destroy();  // the root lives in this frame: nothing may touch *this afterwards
 }
 
-/// "Nothing is lost silently": what asyncio logs as "Task exception was never retrieved" and
-/// "Task was destroyed but it is pending!". Called as a root's frame is destroyed.
+/// "Nothing is lost silently": an exception that nobody will see goes to stderr, as asyncio
+/// logs "Task exception was never retrieved". A cancellation is not reported.
+inline void report_unretrieved(const std::exception_ptr& error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const cancelled_error&) {
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "aio: task exception was never retrieved: %s\n", e.what());
+    } catch (...) {
+        std::fputs("aio: task exception was never retrieved (not a std::exception)\n", stderr);
+    }
+}
+
+/// What asyncio logs as "Task exception was never retrieved" and "Task was destroyed but it is
+/// pending!". Called as a root's frame is destroyed.
 inline void report_destroyed_root(const task_root& root, const std::exception_ptr* error) noexcept {
     if (!root.m_is_root) {
         return;  // an awaited coroutine's exception went to its parent
@@ -129,13 +142,7 @@ inline void report_destroyed_root(const task_root& root, const std::exception_pt
     if (error == nullptr || root.m_retrieved || root.m_cancelled) {
         return;
     }
-    try {
-        std::rethrow_exception(*error);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "aio: task exception was never retrieved: %s\n", e.what());
-    } catch (...) {
-        std::fputs("aio: task exception was never retrieved (not a std::exception)\n", stderr);
-    }
+    report_unretrieved(*error);
 }
 
 struct no_value {};

@@ -41,14 +41,24 @@ struct completion_node {
     std::coroutine_handle<> (*m_on_complete)(completion_node& self, task_root& finished) = nullptr;
 };
 
+/// What a parked wait did with a cancellation (see cancel_hook).
+enum class cancel_outcome : std::uint8_t {
+    /// Passed on (to an awaited task, a gather's children, a wait_for's work): the wait resumes
+    /// the task once that has finished, and throws cancelled_error itself.
+    passed_on,
+    /// The wait stopped and queued the task: the root delivers cancelled_error at this
+    /// suspension point, whatever uncancel() does meanwhile (asyncio cancels the future).
+    stopped,
+    /// Nothing left to interrupt (the wait had ended, the task is queued to resume): the
+    /// request is pending, as for a running task, and uncancel() can withdraw it.
+    missed,
+};
+
 /// The suspension point a root is parked on, so that cancel() can interrupt it: an awaited
 /// task or gather cancels its children, a wait_for its work. (A sleep parks its timer node
 /// instead: see park_timer.) A hook must not resume anything synchronously.
 struct cancel_hook {
-    /// Returns true when the interrupted operation will itself resume the task with a
-    /// cancelled_error (e.g. an awaited child that is now being cancelled); false when the
-    /// root must deliver the cancellation at its next resumption.
-    bool (*m_on_cancel)(cancel_hook& self) = nullptr;
+    cancel_outcome (*m_on_cancel)(cancel_hook& self) = nullptr;
 };
 
 /// The loop a root runs on, as the root sees it (event_loop implements it).
@@ -59,7 +69,8 @@ public:
     /// A created task finished or was abandoned: drop the loop's reference.
     virtual void release(task_root& root) noexcept = 0;
     /// A sleeping task is being cancelled: take its timer out and queue the sleeper now.
-    virtual void interrupt_timer(timer_node& node) = 0;
+    /// False if the timer had fired already (the sleeper is queued).
+    virtual bool interrupt_timer(timer_node& node) = 0;
 
 protected:
     ~root_owner() = default;
@@ -76,8 +87,9 @@ public:
     [[nodiscard]] std::coroutine_handle<> coroutine() const noexcept;
 
     // ---- cancellation (Task.cancel / cancelling / uncancel) -------------------------------
+    /// False, doing nothing, once the task is done or its loop has closed (see detach).
     bool request_cancel() noexcept {
-        if (m_done) {
+        if (m_done || m_detached) {
             return false;
         }
         if (m_cancel_requests != max_cancel_requests) {
@@ -87,9 +99,13 @@ public:
         // each other through their hooks forever; the inner request just stays pending.
         if (m_hook != 0 && !m_in_cancel) {
             m_in_cancel = true;
-            const bool handled = interrupt(m_hook);
+            const cancel_outcome outcome = interrupt(m_hook);
             m_in_cancel = false;
-            if (handled) {
+            if (outcome == cancel_outcome::passed_on) {
+                return true;
+            }
+            if (outcome == cancel_outcome::stopped) {
+                m_wait_stopped = true;
                 return true;
             }
         }
@@ -98,21 +114,25 @@ public:
     }
     [[nodiscard]] unsigned cancelling() const noexcept { return m_cancel_requests; }
     /// Withdraws one request; at zero a cancellation not yet delivered is withdrawn too
-    /// (Python 3.13 semantics), so a timeout that was handled does not resurface later.
+    /// (Python 3.13 semantics), so a timeout that was handled does not resurface later. A wait
+    /// that was stopped still throws: its cancellation was delivered, the task just has not
+    /// run yet to see it.
     unsigned uncancel() noexcept {
         if (m_cancel_requests > 0 && --m_cancel_requests == 0) {
             m_must_cancel = false;
         }
         return m_cancel_requests;
     }
-    /// A cancellation requested while nothing could be interrupted is delivered here, at the
-    /// next suspension point. Consumes the request (asyncio's _must_cancel).
+    /// Whether to throw cancelled_error where the task resumes or suspends: a wait that
+    /// cancel() stopped, or a request made while nothing could be interrupted (asyncio's
+    /// _must_cancel), delivered at the next suspension point. Consumes it.
     [[nodiscard]] bool take_pending_cancel() noexcept {
-        const bool pending = m_must_cancel;
+        const bool pending = m_must_cancel | m_wait_stopped;  // one load: adjacent bits
         m_must_cancel = false;
+        m_wait_stopped = false;
         return pending;
     }
-    [[nodiscard]] bool cancel_pending() const noexcept { return m_must_cancel; }
+    [[nodiscard]] bool cancel_pending() const noexcept { return m_must_cancel | m_wait_stopped; }
 
     void park(cancel_hook& hook) noexcept { m_hook = reinterpret_cast<std::uintptr_t>(&hook); }
     void unpark(cancel_hook& hook) noexcept {
@@ -218,7 +238,9 @@ public:
     std::uint16_t m_debug : 1 = 0;       // report "destroyed but pending" (loop debug mode)
     std::uint16_t m_must_cancel : 1 = 0;
     std::uint16_t m_in_cancel : 1 = 0;   // request_cancel is running this root's hook
-    std::uint16_t m_spare : 6 = 0;
+    std::uint16_t m_wait_stopped : 1 = 0;  // cancel() stopped the wait: cancelled_error is due
+    std::uint16_t m_detached : 1 = 0;      // its loop closed while it was pending (see detach)
+    std::uint16_t m_spare : 4 = 0;
 
     static constexpr std::uint8_t max_cancel_requests = 0xff;
 
@@ -231,6 +253,19 @@ public:
         m_owner_index = 0;
         m_wait_index = 0;
         m_cancel_requests = 0;
+    }
+
+    /// The loop is closing while this created task is pending: it will never run again, and
+    /// nothing may reach the loop through it. Its loop pointer and hook (which may lead to the
+    /// loop: a sleep's timer, a wait's schedule) are forgotten, cancel() is refused from now on,
+    /// so neither the task nor what it waits on (awaited coroutines share its root; gather
+    /// children and wait_for work are reached only through its hook) touches the loop, even
+    /// when a handle or a task_group destroys the frame later.
+    void detach() noexcept {
+        m_registered = false;
+        m_detached = true;
+        m_loop = nullptr;
+        m_hook = 0;
     }
 
     /// Called by the final awaiter (or by the owner when a task is cancelled before it ever
@@ -302,10 +337,11 @@ private:
             m_hook = 0;
         }
     }
-    bool interrupt(std::uintptr_t hook) {
-        if ((hook & timer_tag) != 0) {
-            m_loop->interrupt_timer(*reinterpret_cast<timer_node*>(hook & ~timer_tag));
-            return false;  // the root marks the cancellation pending; the sleep throws it
+    cancel_outcome interrupt(std::uintptr_t hook) {
+        if ((hook & timer_tag) != 0) {  // the sleep throws what the root marks (see stopped)
+            return m_loop->interrupt_timer(*reinterpret_cast<timer_node*>(hook & ~timer_tag))
+                       ? cancel_outcome::stopped
+                       : cancel_outcome::missed;
         }
         auto* h = reinterpret_cast<cancel_hook*>(hook);
         return h->m_on_cancel(*h);

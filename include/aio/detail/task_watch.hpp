@@ -32,6 +32,7 @@ public:
             m_nodes[i].m_root = &tasks[i].root();
             m_nodes[i].m_on_complete = &on_complete;
             if (!tasks[i].done()) {
+                note_loop(tasks[i].root());
                 tasks[i].root().add_waiter(m_nodes[i]);
                 m_nodes[i].m_linked = true;
             }
@@ -48,7 +49,25 @@ public:
     }
     ~task_watch() { unwatch(); }
 
+    /// Throws unless every task that was unfinished when watched runs on `loop` (see
+    /// check_same_loop): checked at co_await, where the waiter's loop is known.
+    void check_loop(const root_owner* loop) const {
+        if (m_loops_differ || (m_loop != nullptr && m_loop != loop)) {
+            refuse_other_loop(m_loop == nullptr);
+        }
+    }
+
 private:
+    void note_loop(const task_root& root) noexcept {
+        if (root.m_loop == nullptr) {
+            m_loops_differ = true;  // detached: its loop is closed
+        } else if (m_loop == nullptr) {
+            m_loop = root.m_loop;
+        } else if (root.m_loop != m_loop) {
+            m_loops_differ = true;
+        }
+    }
+
     struct node : completion_node {
         Owner* m_owner = nullptr;
         task_root* m_root = nullptr;
@@ -62,6 +81,8 @@ private:
     }
     std::unique_ptr<node[]> m_nodes;
     std::size_t m_size = 0;
+    const root_owner* m_loop = nullptr;  // the loop of the unfinished tasks
+    bool m_loops_differ = false;         // ... or they do not share one
 };
 
 template <class T>
