@@ -72,8 +72,11 @@ public:
 
     // ---- running ----------------------------------------------------------------------------
     /// Runs the loop until `t` finishes; returns its value or rethrows its exception.
+    /// A loop that cannot run (closed, already running, another loop running) throws
+    /// event_loop_error first: `t` is then destroyed unrun.
     template <class T>
     T run_until_complete(task<T> t) {
+        running_scope scope(*this);
         task_handle<T> main = create_task(std::move(t));
         run_until_done(main.root());
         if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
@@ -111,9 +114,7 @@ public:
     template <class T>
     task_handle<T> create_task(task<T> t) {
         check_open("create_task");
-        if (!t.valid()) {
-            throw invalid_state_error("aio::event_loop::create_task: empty (moved-from) task");
-        }
+        t.check_runnable("aio::event_loop::create_task");
         m_ready.reserve(2);  // may throw: do it before taking ownership
         if (const std::size_t moved = m_tasks.reserve_one()) {
             move_queued_starts(moved);
@@ -240,7 +241,6 @@ private:
     };
 
     void run_until_done(detail::task_root& main) {
-        running_scope scope(*this);
         while (!main.done()) {
             if (m_stopping) {
                 m_stopping = false;
