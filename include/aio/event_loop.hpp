@@ -201,6 +201,11 @@ public:
     }
     void remove_timer(detail::timer_node& node) noexcept { m_timers.remove(node); }
     [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
+    /// A timer due by `t` may still be waiting in the timer queue (a yield queued now would
+    /// run before it); false only if certainly none is.
+    [[nodiscard]] bool timer_due_by(time_point t) const noexcept {
+        return !m_timers.empty() && m_timers.next_deadline() <= t;
+    }
     /// The loop as a root's loop pointer, and back.
     [[nodiscard]] detail::root_owner* as_root_owner() noexcept { return this; }
     static event_loop& of(detail::root_owner& owner) noexcept {
