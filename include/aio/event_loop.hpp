@@ -161,19 +161,19 @@ public:
     template <class F>
     callback_handle call_soon(F&& f) {
         check_open("call_soon");
-        auto* node = make_callback(std::forward<F>(f));
-        m_ready.push(detail::make_ready_item(node, detail::ready_kind::callback));
-        return callback_handle(node);
+        detail::callback_owner node = make_callback(std::forward<F>(f));
+        m_ready.push(detail::make_ready_item(node.get(), detail::ready_kind::callback));
+        return callback_handle(node.release());  // the queue holds the loop's reference now
     }
     template <class F>
     callback_handle call_at(time_point when, F&& f) {
         check_open("call_at");
-        auto* node = make_callback(std::forward<F>(f));
+        detail::callback_owner node = make_callback(std::forward<F>(f));
         node->m_timer.m_deadline = when;
-        node->m_timer.m_target = detail::make_ready_item(node, detail::ready_kind::callback);
+        node->m_timer.m_target = detail::make_ready_item(node.get(), detail::ready_kind::callback);
         node->m_queue = &m_timers;
-        m_timers.push(node->m_timer);
-        return callback_handle(node);
+        m_timers.push(node->m_timer);  // strong guarantee: on failure the node is freed
+        return callback_handle(node.release());
     }
     template <class Rep, class Period, class F>
     callback_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f) {
@@ -312,8 +312,8 @@ private:
     }
 
     template <class F>
-    static detail::callback_node* make_callback(F&& f) {
-        return new detail::callback_impl<std::decay_t<F>>(std::forward<F>(f));
+    static detail::callback_owner make_callback(F&& f) {
+        return detail::callback_owner(new detail::callback_impl<std::decay_t<F>>(std::forward<F>(f)));
     }
 
     detail::ready_queue m_ready;
