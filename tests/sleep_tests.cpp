@@ -300,9 +300,8 @@ TEST_CASE("a sleep_until whose deadline has passed does not overtake an earlier 
           "the same deadline",
           "[sleep][issue10]") {
     std::vector<std::string> log;
-    aio::run(start_sleepers({{sleep_kind::until_deadline, false, "A"},
-                             {sleep_kind::until_deadline, true, "B"}},
-                            log));
+    aio::run(start_sleepers(
+        {{sleep_kind::until_deadline, false, "A"}, {sleep_kind::until_deadline, true, "B"}}, log));
     CHECK(log == std::vector<std::string>{"A", "B"});
 }
 

@@ -305,8 +305,12 @@ TEST_CASE("a million synchronously completing co_awaits do not overflow the stac
 namespace {
 
 // Issue #10, defect 7: every way of starting a task, tried on one that was awaited already.
-aio::task<void> reawait_lvalue(aio::task<int>& t) { (void)co_await t; }
-aio::task<void> reawait_rvalue(aio::task<int>& t) { (void)co_await std::move(t); }
+aio::task<void> reawait_lvalue(aio::task<int>& t) {
+    (void)co_await t;
+}
+aio::task<void> reawait_rvalue(aio::task<int>& t) {
+    (void)co_await std::move(t);
+}
 aio::task<void> reuse_in_create_task(aio::task<int>& t) {
     (void)aio::create_task(std::move(t));
     co_return;
@@ -323,7 +327,9 @@ aio::task<void> reuse_in_gather_range(aio::task<int>& t) {
 aio::task<void> reuse_in_wait_for(aio::task<int>& t) {
     (void)co_await aio::wait_for(std::move(t), 1s);
 }
-aio::task<void> reuse_in_shield(aio::task<int>& t) { (void)co_await aio::shield(std::move(t)); }
+aio::task<void> reuse_in_shield(aio::task<int>& t) {
+    (void)co_await aio::shield(std::move(t));
+}
 aio::task<void> reuse_in_wait(aio::task<int>& t) {
     std::vector<aio::task_handle<int>> handles;
     handles.push_back(aio::create_task(std::move(t)));

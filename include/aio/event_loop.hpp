@@ -313,7 +313,8 @@ private:
 
     template <class F>
     static detail::callback_owner make_callback(F&& f) {
-        return detail::callback_owner(new detail::callback_impl<std::decay_t<F>>(std::forward<F>(f)));
+        return detail::callback_owner(
+            new detail::callback_impl<std::decay_t<F>>(std::forward<F>(f)));
     }
 
     detail::ready_queue m_ready;

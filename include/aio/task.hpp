@@ -99,7 +99,7 @@ private:
         }
     }
     [[noreturn, gnu::noinline]] static void not_runnable(std::coroutine_handle<promise_type> coro,
-                                                       const char* who) {
+                                                         const char* who) {
         const char* why = !coro         ? "empty (moved-from) task"
                           : coro.done() ? "cannot reuse already awaited coroutine"
                                         : "coroutine is being awaited already";

@@ -54,7 +54,9 @@ inline void* allocate_frame_page_memory(std::size_t size) {
     }
     return aligned;
 }
-inline void free_frame_page_memory(void* p, std::size_t size) noexcept { ::munmap(p, size); }
+inline void free_frame_page_memory(void* p, std::size_t size) noexcept {
+    ::munmap(p, size);
+}
 #else
 inline void* allocate_frame_page_memory(std::size_t size) {
     return ::operator new(size, std::align_val_t{size});
