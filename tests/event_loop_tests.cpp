@@ -737,3 +737,41 @@ TEST_CASE("tasks queued to start keep their order when the loop's task list sque
     loop.run_forever();
     CHECK(cancelled == 1);
 }
+
+namespace {
+
+// Asks `target` (a loop already running: this one, or another one while this one runs) to run
+// a task that would record that it ran; then sleeps, so that a task created anyway would start.
+aio::task<bool> run_until_complete_while_running(aio::event_loop* target, bool* ran) {
+    bool rejected = false;
+    try {
+        target->run_until_complete(set_flag(*ran));
+    } catch (const aio::event_loop_error&) {
+        rejected = true;
+    }
+    co_await aio::sleep(2ms);
+    co_return rejected;
+}
+
+} // namespace
+
+// Issue #10, defect 5: the task was created before the "already running" check, and ran anyway.
+TEST_CASE("a rejected run_until_complete runs nothing: the task it was given is destroyed unrun",
+          "[event_loop][issue10]") {
+    aio::event_loop loop;
+    aio::event_loop other;
+    loop.set_debug(true);
+    other.set_debug(true);
+    const bool same_loop = GENERATE(true, false);
+    CAPTURE(same_loop);
+    aio::event_loop* target = same_loop ? &loop : &other;
+    bool ran = false;
+    capture_stderr capture;
+    CHECK(loop.run_until_complete(run_until_complete_while_running(target, &ran)));
+    CHECK(target->pending_tasks() == 0);
+    loop.close();
+    other.close();  // debug mode would report a task destroyed pending
+    const std::string reported = capture.stop();
+    CHECK_FALSE(ran);
+    CHECK(reported.empty());
+}

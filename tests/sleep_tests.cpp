@@ -246,3 +246,105 @@ TEST_CASE("a NaN duration throws std::invalid_argument", "[sleep]") {
     CHECK_THROWS_AS(aio::sleep(nan_delay), std::invalid_argument);
     CHECK_THROWS_AS(aio::run(sleep_nan()), std::invalid_argument);
 }
+
+namespace {
+
+// How a sleeper in the order tests below sleeps.
+enum class sleep_kind { until_deadline, zero };
+
+// Busy-waits (without suspending) until `deadline` has passed, if asked, then sleeps.
+aio::task<void> sleep_and_log(sleep_kind kind, steady::time_point deadline, bool spin_past,
+                              std::string name, std::vector<std::string>& log) {
+    while (spin_past && steady::now() <= deadline) {
+    }
+    if (kind == sleep_kind::zero) {
+        co_await aio::sleep(0ms);
+    } else {
+        co_await aio::sleep_until(deadline);
+    }
+    log.push_back(name);
+}
+
+struct sleeper {
+    sleep_kind kind;
+    bool spin_past;  // busy-wait past the shared deadline before sleeping
+    std::string name;
+};
+
+// Starts the sleepers in order in one loop iteration; all use one deadline 3 ms away.
+aio::task<void> start_sleepers(std::vector<sleeper> sleepers, std::vector<std::string>& log) {
+    const steady::time_point deadline = steady::now() + 3ms;
+    std::vector<aio::task_handle<void>> handles;
+    for (const sleeper& s : sleepers) {
+        handles.push_back(
+            aio::create_task(sleep_and_log(s.kind, deadline, s.spin_past, s.name, log)));
+    }
+    for (aio::task_handle<void>& h : handles) {
+        co_await h;
+    }
+}
+
+std::size_t position(const std::vector<std::string>& log, const std::string& name) {
+    std::size_t i = 0;
+    while (i < log.size() && log[i] != name) {
+        ++i;
+    }
+    return i;
+}
+
+} // namespace
+
+// Issue #10, defect 10: a deadline already passed became a plain yield and overtook an earlier
+// sleeper whose timer was due at the same instant ("B woke #1, A woke #2").
+TEST_CASE("a sleep_until whose deadline has passed does not overtake an earlier sleeper with "
+          "the same deadline",
+          "[sleep][issue10]") {
+    std::vector<std::string> log;
+    aio::run(start_sleepers(
+        {{sleep_kind::until_deadline, false, "A"}, {sleep_kind::until_deadline, true, "B"}}, log));
+    CHECK(log == std::vector<std::string>{"A", "B"});
+}
+
+// Issue #10, defect 10: sleep(0) is due "now", so it must not overtake a sleeper due earlier.
+TEST_CASE("sleep(0) does not overtake an earlier sleeper whose deadline has passed",
+          "[sleep][issue10]") {
+    std::vector<std::string> log;
+    aio::run(start_sleepers(
+        {{sleep_kind::until_deadline, false, "A"}, {sleep_kind::zero, true, "B"}}, log));
+    CHECK(log == std::vector<std::string>{"A", "B"});
+}
+
+// Issue #10, defect 10: mixes of sleep(0) and sleep_until(a passed deadline) behind a due
+// timer. D's deadline (the shared one) is earlier than C's ("now", later), so D may wake
+// before C; everything else is in start order.
+TEST_CASE("sleeps whose deadlines have passed wake in start order behind a due timer, whether "
+          "sleep(0) or sleep_until",
+          "[sleep][issue10]") {
+    std::vector<std::string> log;
+    aio::run(start_sleepers({{sleep_kind::until_deadline, false, "A"},
+                             {sleep_kind::until_deadline, true, "B"},
+                             {sleep_kind::zero, false, "C"},
+                             {sleep_kind::until_deadline, false, "D"}},
+                            log));
+    REQUIRE(log.size() == 4);
+    CHECK(position(log, "A") == 0);
+    CHECK(position(log, "B") == 1);
+    CHECK(position(log, "C") > position(log, "B"));
+    CHECK(position(log, "D") > position(log, "B"));
+}
+
+// Issue #10, defect 10: with no timer due, both are plain yields (as asyncio's sleep(0)), in
+// start order.
+TEST_CASE("sleep(0) and sleep_until(a passed deadline) with no timer due wake in start order",
+          "[sleep][issue10]") {
+    std::vector<std::string> log;
+    SECTION("sleep_until first") {
+        aio::run(start_sleepers(
+            {{sleep_kind::until_deadline, true, "A"}, {sleep_kind::zero, false, "B"}}, log));
+    }
+    SECTION("sleep(0) first") {
+        aio::run(start_sleepers(
+            {{sleep_kind::zero, true, "A"}, {sleep_kind::until_deadline, false, "B"}}, log));
+    }
+    CHECK(log == std::vector<std::string>{"A", "B"});
+}

@@ -7,9 +7,14 @@
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
 
+#include <aio/gather.hpp>
 #include <aio/run.hpp>
+#include <aio/shield.hpp>
 #include <aio/sleep.hpp>
 #include <aio/task.hpp>
+#include <aio/task_group.hpp>
+#include <aio/wait.hpp>
+#include <aio/wait_for.hpp>
 
 #include <chrono>
 #include <memory>
@@ -295,4 +300,122 @@ TEST_CASE("a million synchronously completing co_awaits do not overflow the stac
     // must stay flat anyway (see detail/task_promise.hpp).
     constexpr int count = 1'000'000;
     CHECK(aio::run(sum_of_ones(count)) == count);
+}
+
+namespace {
+
+// Issue #10, defect 7: every way of starting a task, tried on one that was awaited already.
+aio::task<void> reawait_lvalue(aio::task<int>& t) {
+    (void)co_await t;
+}
+aio::task<void> reawait_rvalue(aio::task<int>& t) {
+    (void)co_await std::move(t);
+}
+aio::task<void> reuse_in_create_task(aio::task<int>& t) {
+    (void)aio::create_task(std::move(t));
+    co_return;
+}
+aio::task<void> reuse_in_gather(aio::task<int>& t) {
+    (void)co_await aio::gather(forty_two(), std::move(t));
+}
+aio::task<void> reuse_in_gather_range(aio::task<int>& t) {
+    std::vector<aio::task<int>> tasks;
+    tasks.push_back(forty_two());
+    tasks.push_back(std::move(t));
+    (void)co_await aio::gather(std::move(tasks));
+}
+aio::task<void> reuse_in_wait_for(aio::task<int>& t) {
+    (void)co_await aio::wait_for(std::move(t), 1s);
+}
+aio::task<void> reuse_in_shield(aio::task<int>& t) {
+    (void)co_await aio::shield(std::move(t));
+}
+aio::task<void> reuse_in_wait(aio::task<int>& t) {
+    std::vector<aio::task_handle<int>> handles;
+    handles.push_back(aio::create_task(std::move(t)));
+    (void)co_await aio::wait(handles);
+}
+aio::task<void> reuse_in_as_completed(aio::task<int>& t) {
+    std::vector<aio::task_handle<int>> handles;
+    handles.push_back(aio::create_task(std::move(t)));
+    aio::as_completed order(handles);
+    (void)co_await order.next();
+}
+aio::task<void> reuse_in_task_group(aio::task<int>& t) {
+    aio::task_group group;
+    (void)group.create_task(std::move(t));
+    co_await group;
+}
+
+using reuse_fn = aio::task<void> (*)(aio::task<int>&);
+
+// Awaits a task (by reference or by moving), then hands it to `reuse`: the error's message.
+aio::task<std::string> await_then_reuse(bool first_by_move, reuse_fn reuse) {
+    aio::task<int> t = forty_two();
+    int first = 0;
+    if (first_by_move) {
+        first = co_await std::move(t);
+    } else {
+        first = co_await t;
+    }
+    std::string message = "no error; first result " + std::to_string(first);
+    try {
+        co_await reuse(t);
+    } catch (const aio::invalid_state_error& e) {
+        message = e.what();
+    }
+    co_return message;
+}
+
+struct shared_task {
+    aio::task<int> t;
+};
+aio::task<int> await_shared(shared_task& shared) {
+    const int value = co_await shared.t;
+    co_return value;
+}
+// A second coroutine awaits the task while the first one is suspended in it.
+aio::task<std::string> await_while_being_awaited() {
+    shared_task shared{value_after_sleep(5)};
+    aio::task_handle<int> first = aio::create_task(await_shared(shared));
+    co_await aio::sleep(0ms);  // `first` is now suspended inside shared.t's sleep
+    std::string message = "no error";
+    try {
+        (void)co_await shared.t;
+    } catch (const aio::invalid_state_error& e) {
+        message = e.what();
+    }
+    const int value = co_await first;  // the first awaiter still gets its value
+    co_return message + "; first got " + std::to_string(value);
+}
+
+} // namespace
+
+// Issue #10, defect 7 (and #11): a finished coroutine was resumed again (SEGV), or a second
+// `co_await std::move(t)` yielded a moved-from value.
+TEST_CASE("a task that was awaited cannot be reused: every consumer throws invalid_state_error",
+          "[task][issue10]") {
+    const bool first_by_move = GENERATE(false, true);
+    CAPTURE(first_by_move);
+    const auto reuse_rejected = [&](reuse_fn reuse) {
+        const std::string message = aio::run(await_then_reuse(first_by_move, reuse));
+        CAPTURE(message);
+        return message.find("cannot reuse already awaited coroutine") != std::string::npos;
+    };
+    CHECK(reuse_rejected(&reawait_lvalue));
+    CHECK(reuse_rejected(&reawait_rvalue));
+    CHECK(reuse_rejected(&reuse_in_create_task));
+    CHECK(reuse_rejected(&reuse_in_gather));
+    CHECK(reuse_rejected(&reuse_in_gather_range));
+    CHECK(reuse_rejected(&reuse_in_wait_for));
+    CHECK(reuse_rejected(&reuse_in_shield));
+    CHECK(reuse_rejected(&reuse_in_wait));
+    CHECK(reuse_rejected(&reuse_in_as_completed));
+    CHECK(reuse_rejected(&reuse_in_task_group));
+}
+
+// Issue #10, defect 7: asyncio's "coroutine is being awaited already".
+TEST_CASE("a task suspended under one awaiter cannot be awaited by another", "[task][issue10]") {
+    CHECK(aio::run(await_while_being_awaited()) ==
+          "aio::task: co_await: coroutine is being awaited already; first got 5");
 }

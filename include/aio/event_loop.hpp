@@ -72,8 +72,11 @@ public:
 
     // ---- running ----------------------------------------------------------------------------
     /// Runs the loop until `t` finishes; returns its value or rethrows its exception.
+    /// A loop that cannot run (closed, already running, another loop running) throws
+    /// event_loop_error first: `t` is then destroyed unrun.
     template <class T>
     T run_until_complete(task<T> t) {
+        running_scope scope(*this);
         task_handle<T> main = create_task(std::move(t));
         run_until_done(main.root());
         if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
@@ -111,9 +114,7 @@ public:
     template <class T>
     task_handle<T> create_task(task<T> t) {
         check_open("create_task");
-        if (!t.valid()) {
-            throw invalid_state_error("aio::event_loop::create_task: empty (moved-from) task");
-        }
+        t.check_runnable("aio::event_loop::create_task");
         m_ready.reserve(2);  // may throw: do it before taking ownership
         if (const std::size_t moved = m_tasks.reserve_one()) {
             move_queued_starts(moved);
@@ -160,19 +161,19 @@ public:
     template <class F>
     callback_handle call_soon(F&& f) {
         check_open("call_soon");
-        auto* node = make_callback(std::forward<F>(f));
-        m_ready.push(detail::make_ready_item(node, detail::ready_kind::callback));
-        return callback_handle(node);
+        detail::callback_owner node = make_callback(std::forward<F>(f));
+        m_ready.push(detail::make_ready_item(node.get(), detail::ready_kind::callback));
+        return callback_handle(node.release());  // the queue holds the loop's reference now
     }
     template <class F>
     callback_handle call_at(time_point when, F&& f) {
         check_open("call_at");
-        auto* node = make_callback(std::forward<F>(f));
+        detail::callback_owner node = make_callback(std::forward<F>(f));
         node->m_timer.m_deadline = when;
-        node->m_timer.m_target = detail::make_ready_item(node, detail::ready_kind::callback);
+        node->m_timer.m_target = detail::make_ready_item(node.get(), detail::ready_kind::callback);
         node->m_queue = &m_timers;
-        m_timers.push(node->m_timer);
-        return callback_handle(node);
+        m_timers.push(node->m_timer);  // strong guarantee: on failure the node is freed
+        return callback_handle(node.release());
     }
     template <class Rep, class Period, class F>
     callback_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f) {
@@ -202,6 +203,11 @@ public:
     }
     void remove_timer(detail::timer_node& node) noexcept { m_timers.remove(node); }
     [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
+    /// A timer due by `t` may still be waiting in the timer queue (a yield queued now would
+    /// run before it); false only if certainly none is.
+    [[nodiscard]] bool timer_due_by(time_point t) const noexcept {
+        return !m_timers.empty() && m_timers.next_deadline() <= t;
+    }
     /// The loop as a root's loop pointer, and back.
     [[nodiscard]] detail::root_owner* as_root_owner() noexcept { return this; }
     static event_loop& of(detail::root_owner& owner) noexcept {
@@ -242,7 +248,6 @@ private:
     };
 
     void run_until_done(detail::task_root& main) {
-        running_scope scope(*this);
         while (!main.done()) {
             if (m_stopping) {
                 m_stopping = false;
@@ -309,8 +314,9 @@ private:
     }
 
     template <class F>
-    static detail::callback_node* make_callback(F&& f) {
-        return new detail::callback_impl<std::decay_t<F>>(std::forward<F>(f));
+    static detail::callback_owner make_callback(F&& f) {
+        return detail::callback_owner(
+            new detail::callback_impl<std::decay_t<F>>(std::forward<F>(f)));
     }
 
     detail::ready_queue m_ready;

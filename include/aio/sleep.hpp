@@ -5,10 +5,16 @@
 //     await asyncio.sleep(pause)       co_await aio::sleep(std::chrono::duration<double>(pause));
 //     await asyncio.sleep(0)           co_await aio::sleep(0ms);  // yield once
 //
-// Guarantees: a sleep never wakes early (the deadline is rounded up to the clock's tick);
-// sleeps with equal deadlines wake in the order they started; sleep(0) (or any non-positive
-// duration) lets every other ready task run once, then continues. A cancelled sleep leaves the
-// timer queue at once and throws aio::cancelled_error.
+// Guarantees: a sleep never wakes early (the deadline is rounded up to the clock's tick); of
+// two sleeps, the one that started first wakes first if its deadline is not later — also when
+// a deadline has passed already (sleep_until) or is "now" (sleep(0)); sleep(0) (or any
+// non-positive duration) lets every other ready task run once, then continues. A cancelled
+// sleep leaves the timer queue at once and throws aio::cancelled_error.
+//
+// How the order holds when a deadline is not in the future: such a sleep is a yield (straight
+// to the back of the ready queue, as asyncio's sleep(0)), unless a timer due by then is still
+// in the timer queue; a yield would run before it, so the sleep goes into the timer queue too
+// (as asyncio's call_at with a past deadline does), behind it.
 //
 // Lifetime rules: the timer node lives inside the awaiter, i.e. in the sleeping coroutine's
 // frame — sleeping allocates nothing. Must be awaited inside a running event loop.
@@ -66,17 +72,23 @@ public:
         } else {
             m_context = reinterpret_cast<std::uintptr_t>(&loop) | foreign;
         }
+        clock::time_point deadline = m_node.m_deadline;
+        bool passed = false;  // the deadline is not in the future: a yield, see the header
         if (m_node.m_target == relative) {
-            const clock::duration delay = m_node.m_deadline.time_since_epoch();
-            m_node.m_deadline = delay > clock::duration::zero()
-                                    ? saturating_deadline(clock::now(), delay)
-                                    : clock::time_point::min();
+            const clock::duration delay = deadline.time_since_epoch();
+            passed = delay <= clock::duration::zero();
+            // sleep(0) is due "now"; the clock is read only if a timer could be due by then
+            deadline = !passed                   ? saturating_deadline(clock::now(), delay)
+                       : loop.timer_count() != 0 ? clock::now()
+                                                 : clock::time_point::min();
+        } else {
+            passed = deadline <= clock::now();
         }
-        if (m_node.m_deadline == clock::time_point::min()) {
-            m_node.m_target = 0;
+        m_node.m_deadline = deadline;
+        m_node.m_target = make_ready_item(self.address(), ready_kind::resume);
+        if (passed && !loop.timer_due_by(deadline)) {
             loop.schedule(self);
         } else {
-            m_node.m_target = make_ready_item(self.address(), ready_kind::resume);
             loop.add_timer(m_node);
         }
         if (r != nullptr) {
@@ -134,10 +146,9 @@ template <class Rep, class Period>
 }
 
 /// Suspends the calling task until `deadline` (a steady_clock time point). A deadline in the
-/// past yields once.
+/// past yields once (after the sleeps due no later that started first).
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(event_loop::time_point deadline) {
-    const auto d = deadline <= event_loop::clock::now() ? event_loop::time_point::min() : deadline;
-    return detail::sleep_awaiter::at(d);
+    return detail::sleep_awaiter::at(deadline);
 }
 
 } // namespace aio

@@ -11,8 +11,10 @@
 // Lifetime rules:
 //  - the task owns its coroutine frame; destroying a task that never ran destroys the frame
 //    and the arguments it captured;
-//  - a task is awaited at most once; `co_await std::move(t)` yields the result by value,
-//    `co_await t` a reference into the finished frame (valid while `t` lives);
+//  - a task runs once: `co_await std::move(t)` yields the result by value, `co_await t` a
+//    reference into the finished frame (valid while `t` lives); awaiting it again, or handing
+//    it to create_task()/gather()/wait_for()/shield() afterwards, throws invalid_state_error
+//    (asyncio's "cannot reuse already awaited coroutine");
 //  - reference parameters and lambda captures must outlive the task: the frame keeps the
 //    reference, not a copy. Pass by value into coroutines unless you know better.
 //  - an exception thrown by the body is rethrown to the awaiter.
@@ -22,6 +24,7 @@
 #include "detail/task_promise.hpp"
 
 #include <coroutine>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -51,6 +54,11 @@ public:
     [[nodiscard]] bool is_ready() const noexcept { return !m_coro || m_coro.done(); }
     [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(m_coro); }
 
+    /// Throws invalid_state_error unless the task holds a coroutine that nobody has started.
+    /// Whatever starts or roots a task (co_await, create_task, gather, wait_for) checks this
+    /// first, so a finished or running coroutine is never resumed again.
+    void check_runnable(const char* who) const { check_runnable(m_coro, who); }
+
     auto operator co_await() & noexcept { return awaiter<false>{m_coro}; }
     auto operator co_await() && noexcept { return awaiter<true>{m_coro}; }
 
@@ -65,7 +73,10 @@ private:
     struct awaiter {
         std::coroutine_handle<promise_type> m_coro;
 
-        [[nodiscard]] bool await_ready() const noexcept { return !m_coro || m_coro.done(); }
+        [[nodiscard]] bool await_ready() const {
+            check_runnable(m_coro, "aio::task: co_await");
+            return false;
+        }
         // why: run the child right here and keep going if it finishes without suspending —
         // the stack stays flat however many awaits complete synchronously (task_promise.hpp).
         template <class Promise>
@@ -73,9 +84,6 @@ private:
             return detail::start_child(m_coro, m_coro.promise(), parent);
         }
         decltype(auto) await_resume() {
-            if (!m_coro) {
-                throw invalid_state_error("aio::task: awaiting an empty (moved-from) task");
-            }
             if constexpr (Move && !std::is_reference_v<T> && !std::is_void_v<T>) {
                 // by value: the frame dies with the task
                 return T(std::move(m_coro.promise()).result());
@@ -84,6 +92,19 @@ private:
             }
         }
     };
+
+    static void check_runnable(std::coroutine_handle<promise_type> coro, const char* who) {
+        if (!coro || coro.promise().m_own.taken()) [[unlikely]] {
+            not_runnable(coro, who);
+        }
+    }
+    [[noreturn, gnu::noinline]] static void not_runnable(std::coroutine_handle<promise_type> coro,
+                                                         const char* who) {
+        const char* why = !coro         ? "empty (moved-from) task"
+                          : coro.done() ? "cannot reuse already awaited coroutine"
+                                        : "coroutine is being awaited already";
+        throw invalid_state_error(std::string(who) + ": " + why);
+    }
 
     void reset() noexcept {
         if (m_coro) {

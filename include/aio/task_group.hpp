@@ -141,6 +141,8 @@ private:
         task_group* m_group = nullptr;
         detail::task_root* m_root = nullptr;
         std::exception_ptr (*m_error)(detail::task_root&) = nullptr;  // typed: the result's union
+        std::exception_ptr m_failure;     // what it failed with (not cancelled_error)
+        child* m_next_failure = nullptr;  // the group's list of failures, in completion order
         bool m_linked = false;
     };
 
@@ -153,7 +155,12 @@ private:
         if (root.failed()) {
             root.mark_retrieved();  // reported through task_group_error (or cancellation)
             if (!root.cancelled()) {
-                group.m_errors.push_back(c.m_error(root));
+                // why in the child's node: this runs as the child finishes (noexcept), so it
+                // must not allocate; copying an exception_ptr does not
+                c.m_failure = c.m_error(root);
+                (group.m_last_failure != nullptr ? group.m_last_failure->m_next_failure
+                                                 : group.m_first_failure) = &c;
+                group.m_last_failure = &c;
                 group.abort_soon();
             }
         }
@@ -178,12 +185,16 @@ private:
     // why deferred: like asyncio's done-callbacks, the group reacts on the next iteration, so
     // siblings already woken in this iteration (e.g. by the same timer tick) finish their step
     // and a second failure is reported too instead of being turned into a cancellation.
-    void abort_soon() {
+    void abort_soon() noexcept {
         if (!m_aborting && !m_abort_call.valid()) {
-            m_abort_call = m_loop->call_soon([group = this] {
-                group->m_abort_call = callback_handle();
-                group->abort();
-            });
+            try {
+                m_abort_call = m_loop->call_soon([group = this] {
+                    group->m_abort_call = callback_handle();
+                    group->abort();
+                });
+            } catch (...) {  // no memory for the callback: cancel the siblings now instead
+                abort();
+            }
         }
     }
 
@@ -204,8 +215,12 @@ private:
                 m_parent_cancelled = true;
             }
         }
-        if (!m_errors.empty()) {
-            throw task_group_error(std::move(m_errors));
+        if (m_first_failure != nullptr) {
+            std::vector<std::exception_ptr> errors;
+            for (const child* c = m_first_failure; c != nullptr; c = c->m_next_failure) {
+                errors.push_back(c->m_failure);
+            }
+            throw task_group_error(std::move(errors));
         }
         if (m_parent_cancelled) {
             throw cancelled_error{};
@@ -213,7 +228,8 @@ private:
     }
 
     std::vector<std::unique_ptr<child>> m_children;
-    std::vector<std::exception_ptr> m_errors;
+    child* m_first_failure = nullptr;
+    child* m_last_failure = nullptr;
     std::coroutine_handle<> m_parent;
     detail::task_root* m_parent_root = nullptr;
     event_loop* m_loop = nullptr;

@@ -10,6 +10,7 @@
 #include "timer_queue.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <utility>
 
 namespace aio::detail {
@@ -51,6 +52,13 @@ private:
     static void destroy(callback_node& self) noexcept { delete &static_cast<callback_impl&>(self); }
     F m_fn;
 };
+
+/// Holds the loop's reference to a new node until the loop has queued it: a node whose queueing
+/// failed (std::bad_alloc) is freed, not leaked.
+struct callback_unref {
+    void operator()(callback_node* node) const noexcept { node->release(); }
+};
+using callback_owner = std::unique_ptr<callback_node, callback_unref>;
 
 } // namespace aio::detail
 

@@ -25,7 +25,10 @@ inline void event_loop::run_once() {
     }
     if (!m_timers.empty()) {
         const time_point now = clock::now();
-        while (detail::timer_node* node = m_timers.pop_expired(now)) {
+        // why reserve first: a timer once popped must reach the ready queue; if memory runs
+        // out, std::bad_alloc leaves run_once with that timer still queued
+        for (m_ready.reserve(1); detail::timer_node* node = m_timers.pop_expired(now);
+             m_ready.reserve(1)) {
             // why a hook runs here rather than from the queue: its owner (a wait_for, a wait)
             // may be destroyed before a queued item would run, and a queued item cannot be
             // taken back; a hook only cancels or schedules, so running it now is safe.

@@ -6,15 +6,15 @@
 // bytes (malloc adds a header and rounds up: a 112-byte frame costs 128). Frames of up to 512
 // bytes live in 1 MiB pages of one 16-byte size class each. A page is aligned to its own size and
 // starts with its header, so a block finds its page with a mask; blocks are handed out by a bump
-// pointer, so the untouched tail of a page costs no RSS. Why 1 MiB: glibc's aligned operator new
-// costs ~8 KiB of RSS per page whatever its size (measured, pages filled: 64 KiB +12%, 256 KiB
-// +3.1%, 512 KiB +1.6%, 1 MiB +0.8%, 2 MiB +0.4%); bigger pages would hold more memory idle.
+// pointer, so the untouched tail of a page costs no RSS. Why 1 MiB: a page costs its header and
+// a mapping whatever its size, a larger share of a small page; bigger pages would hold more
+// memory idle.
 // A million 112-byte frames take 112.9 bytes each (malloc: 128).
 //
 // Each thread has a heap: per class a current page, a list of other pages with free blocks, and
 // at most one empty spare page (so that a workload keeping about a page of frames alive does not
-// fault in a fresh page each time round). Any other page that empties goes back to operator
-// delete: a burst of a million frames gives its memory back once it is over.
+// fault in a fresh page each time round). Any other page that empties goes back to the system
+// (frame_page_memory.hpp): every burst of a million frames gives its memory back once it is over.
 //
 // Cross-thread rules: a frame may be freed on any thread, also after the thread that allocated it
 // has exited. The owner's frees take no lock; every other operation is rare and takes one global

@@ -2,9 +2,11 @@
 // The machinery behind detail/frame_allocator.hpp (read its opening comment first): a 1 MiB
 // page of one size class (frame_page) and a thread's set of pages (frame_heap), with the
 // bookkeeping that decides when a page becomes current, waits on the list of pages with free
-// blocks, is kept as the one spare, or goes back to operator delete.
+// blocks, is kept as the one spare, or goes back to the system (frame_page_memory.hpp).
 #ifndef AIO_DETAIL_FRAME_HEAP_HPP_INCLUDED
 #define AIO_DETAIL_FRAME_HEAP_HPP_INCLUDED
+
+#include "frame_page_memory.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -177,7 +179,7 @@ struct frame_heap {
     }
 
     frame_page* new_page(std::size_t c) {
-        void* memory = ::operator new(frame_page_size, std::align_val_t{frame_page_size});
+        void* memory = allocate_frame_page_memory(frame_page_size);
         auto* p = ::new (memory) frame_page{};
         const std::size_t block_size = (c + 1) * frame_granularity;
         p->heap = this;
@@ -193,7 +195,7 @@ struct frame_heap {
         --pages;
         frame_pages_alive_count.fetch_sub(1, std::memory_order_relaxed);
         p->~frame_page();
-        ::operator delete(p, std::align_val_t{frame_page_size});
+        free_frame_page_memory(p, frame_page_size);
     }
 
     // Under the mutex: give the blocks other threads freed back to their pages.

@@ -33,11 +33,7 @@ public:
     using value_type = T;
     using promise_type = task_promise<T>;
     using handle = std::coroutine_handle<promise_type>;
-    explicit gather_task_child(task<T>&& t) : m_task(std::move(t)) {
-        if (!m_task.valid()) {
-            throw invalid_state_error("aio: empty (moved-from) task");
-        }
-    }
+    explicit gather_task_child(task<T>&& t) : m_task(std::move(t)) { m_task.check_runnable("aio"); }
     /// Any other awaitable runs inside a small wrapper task.
     template <class A>
         requires(!std::is_same_v<std::remove_cvref_t<A>, task<T>>)

@@ -85,6 +85,9 @@ public:
     [[nodiscard]] bool failed() const noexcept { return m_done && (m_has_error || m_cancelled); }
     /// The coroutine whose promise holds this root (defined in task_promise.hpp).
     [[nodiscard]] std::coroutine_handle<> coroutine() const noexcept;
+    /// Someone started this coroutine, or rooted it to start it: it cannot run again (a
+    /// coroutine runs once, as in Python). Only the flags are read, valid in every frame.
+    [[nodiscard]] bool taken() const noexcept { return m_is_root || m_state != await_state::idle; }
 
     // ---- cancellation (Task.cancel / cancelling / uncancel) -------------------------------
     /// False, doing nothing, once the task is done or its loop has closed (see detach).

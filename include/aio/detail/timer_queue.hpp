@@ -29,9 +29,10 @@
 //    overflow minimum. An early wake-up spreads that bucket a level down, so the loop wakes at
 //    most twice early for a deadline and never spins.
 //  - The queue never touches a removed node. It allocates when a bucket outgrows its arrays
-//    and the pool has no spare chunk, or the run outgrows its largest size so far; that can
-//    happen in pop_expired while spreading a bucket, and as it is noexcept, running out of
-//    memory there terminates (as growing the ready queue would).
+//    and the pool has no spare chunk, or the run outgrows its largest size so far. push() then
+//    throws std::bad_alloc with nothing changed, and so does pop_expired() when a due slot's
+//    run cannot be made (the timers stay queued). Spreading a bucket of timers due 4.3 s or
+//    more after the cursor down a level is noexcept: running out of memory there terminates.
 #ifndef AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_QUEUE_HPP_INCLUDED
 
@@ -98,8 +99,9 @@ public:
         }
     }
 
-    /// The earliest timer if its deadline has passed, unlinked; nullptr otherwise.
-    timer_node* pop_expired(clock::time_point now) noexcept {
+    /// The earliest timer if its deadline has passed, unlinked; nullptr otherwise. Throws
+    /// std::bad_alloc, with nothing changed, if the run of a due slot cannot be made.
+    timer_node* pop_expired(clock::time_point now) {
         const std::int64_t t = ticks(now);
         if (m_run.empty() && m_late.empty() && (m_size == 0 || !advance(t))) {
             return nullptr;
@@ -230,15 +232,15 @@ private:
 
     // Run and late heap are empty: move the cursor to the next non-empty slot if it has begun
     // by `t`, spreading buckets down a level on the way. True if a run has started.
-    bool advance(std::int64_t t) noexcept {
+    bool advance(std::int64_t t) {
         for (;;) {
             if (m_summary[0] != 0) {
                 const std::int64_t slot = shl(m_block0, bits) + first_bit(0);
                 if (shl(slot, shift0) > t) {
                     return false;
                 }
+                start_run(static_cast<std::uint32_t>(slot & (slots - 1)), slot);  // may throw
                 m_cur = slot;
-                start_run(static_cast<std::uint32_t>(slot & (slots - 1)));
                 return true;
             }
             if (m_summary[1] != 0) {
@@ -262,9 +264,9 @@ private:
         }
     }
 
-    // Bucket b's timers become the run (see timer_run.hpp).
-    void start_run(std::uint32_t b) noexcept {
-        m_run.start(b, m_buckets[b], shl(m_cur, shift0));
+    // Bucket b's timers, those of level-0 slot `slot`, become the run (see timer_run.hpp).
+    void start_run(std::uint32_t b, std::int64_t slot) {
+        m_run.start(b, m_buckets[b], shl(slot, shift0));  // may throw: nothing has changed yet
         flip_bit(b, false);  // the wheel no longer sees it; pushes cannot reach it (see place)
     }
 

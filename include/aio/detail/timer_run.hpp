@@ -50,9 +50,11 @@ public:
     // stays as it is (its nodes keep their (bucket, index), so they are read here but not
     // written) and its entries are sorted by deadline with an LSD radix sort on the offset in
     // the slot (insertion sort if short): stable, and the entries are made in push order, so
-    // equal deadlines stay in push order.
-    void start(std::uint32_t b, const timer_buckets::bucket& bk, std::int64_t base) noexcept {
+    // equal deadlines stay in push order. May throw std::bad_alloc (the arrays grow to the
+    // largest slot so far), and then the run stays empty.
+    void start(std::uint32_t b, const timer_buckets::bucket& bk, std::int64_t base) {
         m_entries.resize(bk.live);
+        m_tmp.resize(bk.live > 32 ? bk.live : 0);
         std::size_t k = 0;
         for (std::uint32_t i = 0; i < bk.size; ++i) {
             if (const timer_node* p = bk[i]) {
@@ -66,7 +68,6 @@ public:
                 std::swap(m_entries[j - 1], m_entries[j]);
             }
         }
-        m_tmp.resize(n > 32 ? n : 0);
         for (int shift = 0; n > 32 && shift < slot_bits; shift += radix) {
             std::uint32_t count[1u << radix] = {};
             for (const entry e : m_entries) {
