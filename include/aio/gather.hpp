@@ -66,6 +66,12 @@ public:
         watch_all<true>(std::index_sequence_for<Children...>{});
         release_cancellations();
     }
+    /// Movable until awaited (so that it can be handed to wait_for, shield or another gather):
+    /// the handle children still running are watched through this awaitable's nodes instead.
+    gather_awaitable(gather_awaitable&& other)
+        : gather_core(std::move(other)), m_children(std::move(other.m_children)) {
+        rewatch(other, std::index_sequence_for<Children...>{});
+    }
     ~gather_awaitable() { unlink(std::index_sequence_for<Children...>{}); }
 
     [[nodiscard]] bool await_ready() const noexcept { return all_finished(); }
@@ -155,6 +161,19 @@ private:
         ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>> == Handles ? watch_one<I>()
                                                                                  : void()),
          ...);
+    }
+    template <std::size_t... I>
+    void rewatch(gather_awaitable& other, std::index_sequence<I...>) noexcept {
+        ((other.m_nodes[I].m_self != nullptr ? rewatch_one<I>(other) : void()), ...);
+    }
+    template <std::size_t I>
+    void rewatch_one(gather_awaitable& other) noexcept {
+        task_root& child = std::get<I>(m_children).root();
+        child.remove_waiter(other.m_nodes[I]);
+        other.m_nodes[I].m_self = nullptr;
+        m_nodes[I].m_on_complete = &on_complete<I>;
+        m_nodes[I].m_self = this;
+        child.add_waiter(m_nodes[I]);
     }
     template <std::size_t... I>
     void unlink(std::index_sequence<I...>) noexcept {
