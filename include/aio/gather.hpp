@@ -26,6 +26,7 @@
 // gather takes each child's result the moment it finishes and lets the child go right then (a
 // task child's frame is freed): its bookkeeping is one vector of children and the results (see
 // detail/gather_range.hpp).
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_GATHER_HPP_INCLUDED
 #define AIO_GATHER_HPP_INCLUDED
 

@@ -11,6 +11,7 @@
 // Lifetime rules: a task<T> argument — or any other awaitable, moved into a wrapper task — is
 // turned into a created task on the running loop (so it can outlive the waiter); a task_handle
 // argument is shared. Nothing is cancelled on the shielded side, by this waiter, ever.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SHIELD_HPP_INCLUDED
 #define AIO_SHIELD_HPP_INCLUDED
 

@@ -15,6 +15,7 @@
 //    lives), `co_await std::move(h)` the value itself;
 //  - an exception nobody retrieved (by awaiting, result() or exception()) is reported on
 //    stderr when the last handle goes away, like asyncio's "exception was never retrieved".
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_TASK_HANDLE_HPP_INCLUDED
 #define AIO_TASK_HANDLE_HPP_INCLUDED
 

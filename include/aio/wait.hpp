@@ -19,6 +19,7 @@
 // tasks), because the tasks must keep running after the wait is over.
 //
 // Lifetime rules: the handles are copied in (shared); one allocation holds the waiter nodes.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_WAIT_HPP_INCLUDED
 #define AIO_WAIT_HPP_INCLUDED
 

@@ -25,6 +25,7 @@
 //
 // Lifetime rules: like gather, a task<T> argument is owned (and rooted) by the awaitable; a
 // task_handle is shared and is cancelled on timeout. The timer node lives in the awaitable.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_WAIT_FOR_HPP_INCLUDED
 #define AIO_WAIT_FOR_HPP_INCLUDED
 
