@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The umbrella header: everything aio offers, nothing else.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_AIO_HPP_INCLUDED
 #define AIO_AIO_HPP_INCLUDED
 

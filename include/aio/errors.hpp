@@ -8,6 +8,7 @@
 // BaseException (3.8) because `except Exception:` kept swallowing cancellations; the C++ analogue
 // of that catch-all is `catch (const std::exception&)`, so cancellation passes through it and
 // only `catch (const aio::cancelled_error&)` or `catch (...)` stops it.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_ERRORS_HPP_INCLUDED
 #define AIO_ERRORS_HPP_INCLUDED
 

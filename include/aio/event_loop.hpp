@@ -17,6 +17,7 @@
 // destructor) drops what is still pending: frames are destroyed as soon as no handle refers to
 // them, nothing leaks, and in debug mode each is reported. Only the thread-local "running loop"
 // pointer is global, and only while run_* executes.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_EVENT_LOOP_HPP_INCLUDED
 #define AIO_EVENT_LOOP_HPP_INCLUDED
 

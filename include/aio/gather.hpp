@@ -26,6 +26,7 @@
 // gather takes each child's result the moment it finishes and lets the child go right then (a
 // task child's frame is freed): its bookkeeping is one vector of children and the results (see
 // detail/gather_range.hpp).
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_GATHER_HPP_INCLUDED
 #define AIO_GATHER_HPP_INCLUDED
 
@@ -65,6 +66,12 @@ public:
         hold_cancellations();  // a failed handle cancels the others once all are watched
         watch_all<true>(std::index_sequence_for<Children...>{});
         release_cancellations();
+    }
+    /// Movable until awaited (so that it can be handed to wait_for, shield or another gather):
+    /// the handle children still running are watched through this awaitable's nodes instead.
+    gather_awaitable(gather_awaitable&& other)
+        : gather_core(std::move(other)), m_children(std::move(other.m_children)) {
+        rewatch(other, std::index_sequence_for<Children...>{});
     }
     ~gather_awaitable() { unlink(std::index_sequence_for<Children...>{}); }
 
@@ -158,6 +165,19 @@ private:
         ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>> == Handles ? watch_one<I>()
                                                                                  : void()),
          ...);
+    }
+    template <std::size_t... I>
+    void rewatch(gather_awaitable& other, std::index_sequence<I...>) noexcept {
+        ((other.m_nodes[I].m_self != nullptr ? rewatch_one<I>(other) : void()), ...);
+    }
+    template <std::size_t I>
+    void rewatch_one(gather_awaitable& other) noexcept {
+        task_root& child = std::get<I>(m_children).root();
+        child.remove_waiter(other.m_nodes[I]);
+        other.m_nodes[I].m_self = nullptr;
+        m_nodes[I].m_on_complete = &on_complete<I>;
+        m_nodes[I].m_self = this;
+        child.add_waiter(m_nodes[I]);
     }
     template <std::size_t... I>
     void unlink(std::index_sequence<I...>) noexcept {

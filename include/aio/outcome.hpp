@@ -9,6 +9,7 @@
 //
 // Lifetime rules: a plain value type; a void child holds std::monostate, a T& child a
 // std::reference_wrapper to the referent (which must outlive it).
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_OUTCOME_HPP_INCLUDED
 #define AIO_OUTCOME_HPP_INCLUDED
 

@@ -9,6 +9,7 @@
 //
 // Lifetime rules: the loop lives exactly as long as the call; calling run() from inside a
 // running loop is an error (event_loop_error), because it would block the outer loop.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_RUN_HPP_INCLUDED
 #define AIO_RUN_HPP_INCLUDED
 

@@ -8,12 +8,14 @@
 // the shielded work keeps running to completion on the loop. Its result (or exception) stays
 // available through a task_handle if you kept one.
 //
-// Lifetime rules: a task<T> argument is turned into a created task on the running loop (so it
-// can outlive the waiter); a task_handle argument is shared. Nothing is cancelled on the
-// shielded side, by this waiter, ever.
+// Lifetime rules: a task<T> argument — or any other awaitable, moved into a wrapper task — is
+// turned into a created task on the running loop (so it can outlive the waiter); a task_handle
+// argument is shared. Nothing is cancelled on the shielded side, by this waiter, ever.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SHIELD_HPP_INCLUDED
 #define AIO_SHIELD_HPP_INCLUDED
 
+#include "detail/awaitable_traits.hpp"
 #include "detail/handle_awaiter.hpp"
 #include "event_loop.hpp"
 #include "task.hpp"
@@ -25,6 +27,13 @@
 namespace aio {
 
 namespace detail {
+template <class A>
+inline constexpr bool is_shield_target = false;  // taken as it is (see the overloads below)
+template <class T>
+inline constexpr bool is_shield_target<task<T>> = true;
+template <class T>
+inline constexpr bool is_shield_target<task_handle<T>> = true;
+
 template <class T>
 class [[nodiscard]] shielded {
 public:
@@ -53,6 +62,16 @@ template <class T>
 template <class T>
 [[nodiscard]] detail::shielded<T> shield(task<T> work) {
     return detail::shielded<T>(create_task(std::move(work)));
+}
+
+/// Starts any other awaitable (a gather, a sleep, a wait_for, ...) as a task on the running
+/// loop, inside a small wrapper task that owns it, and awaits it shielded.
+template <class A>
+    requires(!detail::is_shield_target<std::remove_cvref_t<A>> && detail::awaitable<A>)
+[[nodiscard]] auto shield(A&& work) {
+    using result = detail::await_result_t<A>;
+    return detail::shielded<result>(
+        create_task(detail::awaitable_task<std::remove_cvref_t<A>>(std::forward<A>(work))));
 }
 
 } // namespace aio

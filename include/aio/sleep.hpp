@@ -18,6 +18,7 @@
 //
 // Lifetime rules: the timer node lives inside the awaiter, i.e. in the sleeping coroutine's
 // frame — sleeping allocates nothing. Must be awaited inside a running event loop.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SLEEP_HPP_INCLUDED
 #define AIO_SLEEP_HPP_INCLUDED
 

@@ -18,6 +18,7 @@
 //  - reference parameters and lambda captures must outlive the task: the frame keeps the
 //    reference, not a copy. Pass by value into coroutines unless you know better.
 //  - an exception thrown by the body is rethrown to the awaiter.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_TASK_HPP_INCLUDED
 #define AIO_TASK_HPP_INCLUDED
 

@@ -20,6 +20,7 @@
 //
 // Lifetime rules: children are created tasks on the running loop; the group holds one small
 // node per child until it is destroyed.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_TASK_GROUP_HPP_INCLUDED
 #define AIO_TASK_GROUP_HPP_INCLUDED
 

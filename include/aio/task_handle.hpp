@@ -20,6 +20,7 @@
 //  - an empty (default-constructed or moved-from) handle refers to no task: every member but
 //    valid() and cancel() (false: nothing to cancel) throws invalid_state_error, and so does
 //    co_await.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_TASK_HANDLE_HPP_INCLUDED
 #define AIO_TASK_HANDLE_HPP_INCLUDED
 

@@ -19,6 +19,7 @@
 // tasks), because the tasks must keep running after the wait is over.
 //
 // Lifetime rules: the handles are copied in (shared); one allocation holds the waiter nodes.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_WAIT_HPP_INCLUDED
 #define AIO_WAIT_HPP_INCLUDED
 
@@ -55,7 +56,9 @@ public:
         m_on_cancel = &on_cancel;
         m_fn = &on_timeout;
     }
-    wait_awaitable(const wait_awaitable&) = delete;
+    /// Movable until awaited (so that it can be handed to wait_for, shield or gather).
+    wait_awaitable(wait_awaitable&& other)
+        : wait_awaitable(std::move(unawaited(other).m_tasks), other.m_when, other.m_timeout) {}
     wait_awaitable& operator=(const wait_awaitable&) = delete;
     ~wait_awaitable() { stop_waiting(); }
 
@@ -116,6 +119,13 @@ public:
     }
 
 private:
+    static wait_awaitable& unawaited(wait_awaitable& self) {
+        if (self.m_loop != nullptr) {
+            throw invalid_state_error("aio::wait: cannot be moved once awaited");
+        }
+        return self;
+    }
+
     [[nodiscard]] bool satisfied() const noexcept {
         std::size_t finished = 0;
         for (const auto& t : m_tasks) {
@@ -226,7 +236,8 @@ public:
         explicit next_awaiter(as_completed& owner) noexcept : m_owner(owner) {
             m_on_cancel = &on_cancel;
         }
-        next_awaiter(const next_awaiter&) = delete;
+        /// Movable until awaited (so that it can be handed to wait_for, shield or gather).
+        next_awaiter(next_awaiter&& other) : next_awaiter(unawaited(other).m_owner) {}
         next_awaiter& operator=(const next_awaiter&) = delete;
         ~next_awaiter() { stop(); }
 
@@ -268,6 +279,14 @@ public:
 
     private:
         friend class as_completed;
+
+        static next_awaiter& unawaited(next_awaiter& self) {
+            if (self.m_loop != nullptr) {
+                throw invalid_state_error("aio::as_completed: next() cannot be moved once awaited");
+            }
+            return self;
+        }
+
         void stop() noexcept {
             if (m_owner.m_waiter == this) {
                 m_owner.m_waiter = nullptr;

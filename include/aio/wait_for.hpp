@@ -26,6 +26,7 @@
 //
 // Lifetime rules: like gather, a task<T> argument is owned (and rooted) by the awaitable; a
 // task_handle is shared and is cancelled on timeout. The timer node lives in the awaitable.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_WAIT_FOR_HPP_INCLUDED
 #define AIO_WAIT_FOR_HPP_INCLUDED
 
@@ -55,7 +56,10 @@ public:
         m_on_cancel = &on_cancel;
         m_fn = &on_timeout;
     }
-    wait_for_awaitable(const wait_for_awaitable&) = delete;
+    /// Movable until awaited (so that it can be handed to another wait_for, shield or gather).
+    wait_for_awaitable(wait_for_awaitable&& other)
+        : wait_for_awaitable(std::move(unawaited(other).m_child), other.m_timer.m_deadline,
+                             other.m_delay, other.m_relative) {}
     wait_for_awaitable& operator=(const wait_for_awaitable&) = delete;
     ~wait_for_awaitable() {
         disarm();
@@ -134,6 +138,13 @@ public:
     }
 
 private:
+    static wait_for_awaitable& unawaited(wait_for_awaitable& self) {
+        if (self.m_loop != nullptr) {
+            throw invalid_state_error("aio::wait_for: cannot be moved once awaited");
+        }
+        return self;
+    }
+
     void disarm() noexcept {
         if (m_timer.linked()) {
             m_loop->remove_timer(m_timer);

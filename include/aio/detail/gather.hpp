@@ -17,6 +17,7 @@
 #ifndef AIO_DETAIL_GATHER_HPP_INCLUDED
 #define AIO_DETAIL_GATHER_HPP_INCLUDED
 
+#include "../errors.hpp"
 #include "gather_children.hpp"
 #include "handle_awaiter.hpp"
 #include "task_promise.hpp"
@@ -37,7 +38,15 @@ protected:
         : m_cancel_children(cancel_children), m_remaining(children), m_policy(policy) {
         m_on_cancel = &on_cancel;
     }
-    gather_core(const gather_core&) = delete;
+    /// Moves the bookkeeping of a gather not awaited yet (so that it can be handed to wait_for,
+    /// shield or another gather); the derived awaitable moves its children and re-hangs its
+    /// waiter nodes. Once co_await has begun, the parent points at the gather: refused.
+    gather_core(gather_core&& other)
+        : gather_core(other.m_policy, unawaited(other).m_remaining, other.m_cancel_children) {
+        m_first_error = std::move(other.m_first_error);
+        m_broken = std::move(other.m_broken);
+        m_failed = other.m_failed;
+    }
     gather_core& operator=(const gather_core&) = delete;
     ~gather_core() {
         if (m_parent_root != nullptr) {
@@ -178,6 +187,13 @@ protected:
     }
 
 private:
+    static gather_core& unawaited(gather_core& core) {
+        if (core.m_parent) {
+            throw invalid_state_error("aio::gather: cannot be moved once awaited");
+        }
+        return core;
+    }
+
     void cancel_children() noexcept {
         if (m_holding) {
             m_cancel_due = true;

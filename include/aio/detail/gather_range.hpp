@@ -92,7 +92,11 @@ public:
         }
         undo.dismiss();
     }
-    gather_range_awaitable(const gather_range_awaitable&) = delete;
+    /// Movable until awaited (so that it can be handed to wait_for, shield or another gather):
+    /// handle children still running are watched through this awaitable's shared node instead
+    /// (one pass over them; task children are not watched before co_await).
+    gather_range_awaitable(gather_range_awaitable&& other)
+        : gather_range_awaitable(std::move(other), own_nodes(other)) {}
     gather_range_awaitable& operator=(const gather_range_awaitable&) = delete;
     // Children still linked (loop teardown, or a gather never awaited) must forget us; the
     // ones not let go yet are dropped (a task child's frame destroyed).
@@ -134,6 +138,36 @@ private:
     };
 
     static task_root& root(handle h) noexcept { return h.promise().m_own; }
+
+    // The move: first (the only step that may throw) which children have a node of their own.
+    static std::vector<bool> own_nodes(const gather_range_awaitable& other) {
+        std::vector<bool> own;
+        for (const extra_node& n : other.m_extra) {
+            if (n.m_linked) {
+                own.resize(other.m_children.size());
+                own[n.m_index] = true;
+            }
+        }
+        return own;
+    }
+    gather_range_awaitable(gather_range_awaitable&& other, const std::vector<bool>& own)
+        : gather_core(std::move(other)), m_children(std::move(other.m_children)),
+          m_let_go(std::move(other.m_let_go)), m_watched(std::exchange(other.m_watched, 0)),
+          m_results(std::move(other.m_results)), m_extra(std::move(other.m_extra)) {
+        other.m_children.clear();
+        m_shared.m_self = this;
+        m_shared.m_on_complete = &on_shared_complete;
+        for (extra_node& n : m_extra) {
+            n.m_self = this;
+        }
+        for (std::size_t i = 0; i < m_watched; ++i) {
+            task_root& r = root(m_children[i]);
+            if (!is_let_go(i) && !r.done() && (own.empty() || !own[i])) {
+                r.remove_waiter(other.m_shared);
+                (void)r.add_shared_waiter(m_shared, static_cast<std::uint32_t>(i));
+            }
+        }
+    }
     // The element becomes a child (checked, an awaitable wrapped), which hands its handle
     // over: an element the range lends (an lvalue) is copied — a handle; a task cannot be,
     // see gather() — and any other is moved from.
