@@ -9,6 +9,7 @@
 #include "outcome.hpp"
 #include "run.hpp"
 #include "shield.hpp"
+#include "suspend.hpp"
 #include "sleep.hpp"
 #include "task.hpp"
 #include "task_group.hpp"
