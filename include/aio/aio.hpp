@@ -11,6 +11,7 @@
 #include "run.hpp"
 #include "shield.hpp"
 #include "sleep.hpp"
+#include "suspend.hpp"
 #include "task.hpp"
 #include "task_group.hpp"
 #include "task_handle.hpp"

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+// aio::suspension and aio::wait_list: how an awaitable parks the current task until something
+// wakes it — the awaiter interface that queues, locks, events and user-written awaitables are
+// built on. In asyncio terms, a suspension is the Future a Task is blocked on (Task._fut_waiter)
+// and a wait_list is the deque of such futures that asyncio.Lock or asyncio.Queue keeps.
+//
+//     fut = loop.create_future()              aio::suspension m_wait;   // in the awaiter
+//     self._waiters.append(fut)               m_wait.park(task); list.push_back(m_wait);
+//     await fut                               (the task is suspended)
+//     fut.set_result(True)  # elsewhere       m_wait.wake();  // or list.wake_first()
+//     except CancelledError: ...              m_wait.resume();  // in await_resume: throws
+//                                                               // cancelled_error if cancelled
+//
+// The three moves:
+//  1. park(task) in await_suspend: the task now waits on this suspension. If it already has a
+//     cancellation pending, park() returns false: do not suspend (return false from
+//     await_suspend); resume() will throw it.
+//  2. wake() from whatever the task waits for (on the loop's thread): the task is queued on its
+//     loop and resumes on a later iteration — never inside wake(). A second wake() is ignored.
+//  3. resume() in await_resume: throws aio::cancelled_error if the task was cancelled while
+//     parked, or after it was woken but before it ran (asyncio throws CancelledError into the
+//     task in both cases). The awaitable then knows which by woken(): a woken waiter that is
+//     cancelled must pass on what it was given (a lock wakes the next waiter), so that nothing
+//     is lost.
+//
+// Cancellation (handle.cancel(), a wait_for's timeout, a failing gather sibling) of a parked
+// task: the suspension leaves its wait_list, the optional on_cancel function undoes whatever
+// else the wait registered, and the task is queued to resume with cancelled_error. That
+// cancellation belongs to this suspension point: uncancel() before the task runs does not take
+// it back, as in asyncio, where the cancelled future stays cancelled.
+//
+// Lifetime rules: a suspension lives in the awaiter, i.e. in the waiting coroutine's frame —
+// waiting allocates nothing. If that frame is destroyed while parked (the loop closed), the
+// suspension leaves its list and its task. Everything here belongs to the loop's thread.
+#ifndef AIO_SUSPEND_HPP_INCLUDED
+#define AIO_SUSPEND_HPP_INCLUDED
+
+#include "errors.hpp"
+#include "event_loop.hpp"
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+
+namespace aio {
+
+class wait_list;
+
+class suspension : private detail::cancel_hook {
+public:
+    /// Called when the parked task is cancelled, after the suspension left its wait_list:
+    /// undo the rest of the wait (e.g. unregister a callback). Must not resume anything.
+    using cancel_fn = void (*)(suspension& self) noexcept;
+
+    suspension() noexcept { m_on_cancel = &on_cancel; }
+    suspension(const suspension&) = delete;
+    suspension& operator=(const suspension&) = delete;
+    ~suspension() { leave(); }
+
+    /// Parks the task `task` (the coroutine in whose await_suspend this runs) on this
+    /// suspension. False when a cancellation is already pending: do not suspend.
+    template <class Promise>
+    [[nodiscard]] bool park(std::coroutine_handle<Promise> task, cancel_fn undo = nullptr) {
+        if (m_state == state::parked) {
+            throw invalid_state_error("aio::suspension::park: already parked");
+        }
+        m_task = task;
+        m_undo = undo;
+        m_root = detail::root_of(task);
+        if (m_root == nullptr) {  // a coroutine type that is not aio's: it cannot be cancelled
+            m_loop = get_running_loop().as_root_owner();
+        } else {
+            if (m_root->cancel_pending()) {
+                m_state = state::cancelled;
+                return false;
+            }
+            if (m_root->m_loop == nullptr) {
+                m_root->m_loop = get_running_loop().as_root_owner();
+            }
+            m_root->park(*this);
+        }
+        m_state = state::parked;
+        return true;
+    }
+
+    /// Queues the parked task on its loop; it resumes on a later iteration. Does nothing if
+    /// the task is not parked here (already woken or cancelled) or its loop has closed.
+    void wake() {
+        if (m_state != state::parked) {
+            return;
+        }
+        detail::root_owner* const loop = owner();
+        leave();
+        m_state = state::woken;
+        if (loop != nullptr) {
+            loop->schedule(m_task);
+        }
+    }
+
+    /// In await_resume: throws cancelled_error if the task was cancelled at this suspension
+    /// point (parked or woken); see woken() for which.
+    void resume() {
+        leave();
+        const bool cancelled = m_root != nullptr && m_root->take_pending_cancel();
+        if (cancelled || m_state == state::cancelled) {
+            if (m_state != state::woken) {
+                m_state = state::cancelled;
+            }
+            throw cancelled_error{};
+        }
+    }
+
+    /// Parked, and not yet woken or cancelled.
+    [[nodiscard]] bool parked() const noexcept { return m_state == state::parked; }
+    /// wake() was called (even if the task was then cancelled before it ran).
+    [[nodiscard]] bool woken() const noexcept { return m_state == state::woken; }
+    /// Cancelled while parked (or before it could park).
+    [[nodiscard]] bool cancelled() const noexcept { return m_state == state::cancelled; }
+
+private:
+    friend class wait_list;
+    enum class state : std::uint8_t { idle, parked, woken, cancelled };
+
+    [[nodiscard]] detail::root_owner* owner() const noexcept {
+        return m_root != nullptr ? m_root->m_loop : m_loop;
+    }
+
+    // Leaves the wait_list and the task's root: nothing can reach this suspension afterwards.
+    void leave() noexcept;
+
+    // Returns true: the suspension resumes the task itself and resume() throws, whatever
+    // uncancel() does meanwhile.
+    static bool on_cancel(detail::cancel_hook& hook) {
+        auto& self = static_cast<suspension&>(hook);
+        detail::root_owner* const loop = self.owner();
+        self.leave();
+        self.m_state = state::cancelled;
+        if (self.m_undo != nullptr) {
+            self.m_undo(self);
+        }
+        loop->schedule(self.m_task);
+        return true;
+    }
+
+    std::coroutine_handle<> m_task;
+    detail::task_root* m_root = nullptr;
+    detail::root_owner* m_loop = nullptr;  // only for a task that has no root
+    cancel_fn m_undo = nullptr;
+    suspension* m_prev = nullptr;  // the wait_list links
+    suspension* m_next = nullptr;
+    wait_list* m_list = nullptr;
+    state m_state = state::idle;
+};
+
+/// A FIFO of parked tasks (the `_waiters` deque of asyncio's locks and queues). Intrusive: the
+/// links live in the suspensions. A suspension leaves its list by itself when it is woken,
+/// cancelled or destroyed. Destroying a list with tasks on it leaves them parked for good.
+class wait_list {
+public:
+    wait_list() noexcept = default;
+    wait_list(const wait_list&) = delete;
+    wait_list& operator=(const wait_list&) = delete;
+    ~wait_list() {
+        while (m_first != nullptr) {
+            remove(*m_first);
+        }
+    }
+
+    [[nodiscard]] bool empty() const noexcept { return m_first == nullptr; }
+    [[nodiscard]] std::size_t size() const noexcept { return m_size; }
+    /// The longest-waiting task's suspension, or nullptr.
+    [[nodiscard]] suspension* front() const noexcept { return m_first; }
+
+    /// Appends a parked suspension.
+    void push_back(suspension& s) {
+        if (!s.parked() || s.m_list != nullptr) {
+            throw invalid_state_error("aio::wait_list::push_back: not parked, or already listed");
+        }
+        s.m_list = this;
+        s.m_prev = m_last;
+        s.m_next = nullptr;
+        (m_last != nullptr ? m_last->m_next : m_first) = &s;
+        m_last = &s;
+        ++m_size;
+    }
+
+    /// Wakes the longest-waiting task; false if there is none.
+    bool wake_first() {
+        if (m_first == nullptr) {
+            return false;
+        }
+        m_first->wake();  // leaves the list
+        return true;
+    }
+    /// Wakes every task on the list, in order; returns how many.
+    std::size_t wake_all() {
+        std::size_t n = 0;
+        while (wake_first()) {
+            ++n;
+        }
+        return n;
+    }
+
+private:
+    friend class suspension;
+
+    void remove(suspension& s) noexcept {
+        (s.m_prev != nullptr ? s.m_prev->m_next : m_first) = s.m_next;
+        (s.m_next != nullptr ? s.m_next->m_prev : m_last) = s.m_prev;
+        s.m_prev = s.m_next = nullptr;
+        s.m_list = nullptr;
+        --m_size;
+    }
+
+    suspension* m_first = nullptr;
+    suspension* m_last = nullptr;
+    std::size_t m_size = 0;
+};
+
+inline void suspension::leave() noexcept {
+    if (m_list != nullptr) {
+        m_list->remove(*this);
+    }
+    if (m_root != nullptr) {
+        m_root->unpark(*this);
+    }
+}
+
+}  // namespace aio
+
+#endif
