@@ -8,6 +8,7 @@
 #include "event_loop.hpp"
 #include "gather.hpp"
 #include "outcome.hpp"
+#include "queue.hpp"
 #include "run.hpp"
 #include "shield.hpp"
 #include "sleep.hpp"

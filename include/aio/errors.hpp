@@ -43,6 +43,25 @@ public:
     using std::logic_error::logic_error;
 };
 
+/// \brief get_nowait() on a queue with no item to take (asyncio.QueueEmpty).
+class queue_empty : public std::runtime_error {
+public:
+    queue_empty() : std::runtime_error("aio::queue_empty: the queue has no item to take") {}
+};
+
+/// \brief put_nowait() on a full queue (asyncio.QueueFull).
+class queue_full : public std::runtime_error {
+public:
+    queue_full() : std::runtime_error("aio::queue_full: the queue is full") {}
+};
+
+/// \brief put on a queue that was shut down, or get on one that is also drained
+/// (asyncio.QueueShutDown, Python 3.13).
+class queue_shut_down : public std::runtime_error {
+public:
+    queue_shut_down() : std::runtime_error("aio::queue_shut_down: the queue was shut down") {}
+};
+
 } // namespace aio
 
 #endif
