@@ -128,9 +128,9 @@ private:
     // Leaves the wait_list and the task's root: nothing can reach this suspension afterwards.
     void leave() noexcept;
 
-    // Returns true: the suspension resumes the task itself and resume() throws, whatever
+    // Stopped: the root delivers cancelled_error where the task resumes, whatever
     // uncancel() does meanwhile.
-    static bool on_cancel(detail::cancel_hook& hook) {
+    static detail::cancel_outcome on_cancel(detail::cancel_hook& hook) {
         auto& self = static_cast<suspension&>(hook);
         detail::root_owner* const loop = self.owner();
         self.leave();
@@ -139,7 +139,7 @@ private:
             self.m_undo(self);
         }
         loop->schedule(self.m_task);
-        return true;
+        return detail::cancel_outcome::stopped;
     }
 
     std::coroutine_handle<> m_task;
