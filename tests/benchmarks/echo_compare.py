@@ -222,7 +222,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=count, default=3, help="runs per server and case (median; default 3)")
     ap.add_argument("--duration", type=positive, default=3.0, help="measured seconds per run (default 3)")
-    ap.add_argument("--warmup", type=positive, default=1.0, help="warm-up seconds per run (default 1)")
+    ap.add_argument("--warmup", type=positive, default=0.5, help="warm-up seconds per run (default 0.5)")
     ap.add_argument("--idle-connections", type=count, default=10_000,
                     help="idle connections each server holds (default 10000; 0 skips)")
     ap.add_argument("--idle-duration", type=positive, default=2.0, help="seconds they are held (default 2)")
