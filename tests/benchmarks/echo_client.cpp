@@ -456,7 +456,7 @@ public:
                     if (!receive_some(c)) {
                         return false;
                     }
-                    if (c.received == m_opt.size) {
+                    if (c.in_flight && c.received == m_opt.size) {
                         // why one clock read: the end of this request is the start of the next
                         now = clock_type::now();
                         c.in_flight = false;
