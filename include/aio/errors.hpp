@@ -42,6 +42,13 @@ public:
     using std::logic_error::logic_error;
 };
 
+/// \brief A barrier was reset or aborted while a task waited on it, or a task waited on an
+/// aborted barrier (asyncio.BrokenBarrierError, a RuntimeError).
+class broken_barrier_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 } // namespace aio
 
 #endif
