@@ -6,6 +6,7 @@
 #include "errors.hpp"
 #include "event_loop.hpp"
 #include "gather.hpp"
+#include "locks.hpp"
 #include "outcome.hpp"
 #include "run.hpp"
 #include "shield.hpp"
