@@ -7,6 +7,7 @@
 #include "errors.hpp"
 #include "event_loop.hpp"
 #include "gather.hpp"
+#include "locks.hpp"
 #include "outcome.hpp"
 #include "queue.hpp"
 #include "run.hpp"

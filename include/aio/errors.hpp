@@ -62,6 +62,13 @@ public:
     queue_shut_down() : std::runtime_error("aio::queue_shut_down: the queue was shut down") {}
 };
 
+/// \brief A barrier was reset or aborted while a task waited on it, or a task waited on an
+/// aborted barrier (asyncio.BrokenBarrierError, a RuntimeError).
+class broken_barrier_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 } // namespace aio
 
 #endif
