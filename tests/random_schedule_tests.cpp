@@ -20,9 +20,11 @@
 //   AIO_RANDOM_SEEDS=N         how many seeds to run (default: default_seed_count below)
 //   AIO_RANDOM_FIRST_SEED=S    the first seed (default 1); a failure prints its seed, replay it
 //                              with AIO_RANDOM_FIRST_SEED=S AIO_RANDOM_SEEDS=1
+//   AIO_RANDOM_FEATURES=+a,-b  switch features on or off by name (see `features`), e.g.
+//                              +uncancel once defect 2 is fixed
 //   AIO_RANDOM_VERBOSE=1       print each seed before running it and leave stderr alone (the
 //                              never-retrieved accounting is skipped), so a sanitizer report
-//                              is visible and names its seed
+//                              is visible and names its seed; =2 also traces every node
 // e.g. a long run: AIO_RANDOM_SEEDS=20000 build/gcc-release/tests/aio_tests "[random]"
 //
 // Schedules are deterministic per seed up to real time: sleeps are 0-2 ms and timeouts race
@@ -63,7 +65,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::uint64_t default_seed_count = 300;
+constexpr std::uint64_t default_seed_count = 500;
 
 /// Which features the generator uses.
 struct features {
@@ -106,6 +108,57 @@ struct features {
     // Defect 7: reusing an already-awaited task (awaiting it a second time).
     bool reuse_awaited_task = false;
 };
+
+/// Applies AIO_RANDOM_FEATURES, e.g. "+uncancel,-shield": switches by their member names.
+features parse_features(const char* text) {
+    features f;
+    if (text == nullptr) {
+        return f;
+    }
+    const std::pair<const char*, bool features::*> table[] = {
+        {"sleep", &features::sleep},
+        {"await_child", &features::await_child},
+        {"create_task", &features::create_task},
+        {"gather_args", &features::gather_args},
+        {"gather_range", &features::gather_range},
+        {"gather_collect", &features::gather_collect},
+        {"wait_for", &features::wait_for},
+        {"shield", &features::shield},
+        {"wait", &features::wait},
+        {"as_completed", &features::as_completed},
+        {"task_group", &features::task_group},
+        {"throw_errors", &features::throw_errors},
+        {"throw_on_cancel", &features::throw_on_cancel},
+        {"cancel", &features::cancel},
+        {"swallow_cancel", &features::swallow_cancel},
+        {"stop_mid_run", &features::stop_mid_run},
+        {"uncancel", &features::uncancel},
+        {"strict_dropped_errors", &features::strict_dropped_errors},
+        {"strict_dropped_group", &features::strict_dropped_group},
+        {"outlive_loop", &features::outlive_loop},
+        {"shared_as_completed", &features::shared_as_completed},
+        {"reuse_awaited_task", &features::reuse_awaited_task},
+    };
+    std::istringstream items(text);
+    std::string item;
+    while (std::getline(items, item, ',')) {
+        if (item.size() < 2 || (item[0] != '+' && item[0] != '-')) {
+            throw std::invalid_argument("AIO_RANDOM_FEATURES: expected +name or -name, got '" +
+                                        item + "'");
+        }
+        bool known = false;
+        for (const auto& [name, member] : table) {
+            if (item.compare(1, std::string::npos, name) == 0) {
+                f.*member = item[0] == '+';
+                known = true;
+            }
+        }
+        if (!known) {
+            throw std::invalid_argument("AIO_RANDOM_FEATURES: no feature '" + item.substr(1) + "'");
+        }
+    }
+    return f;
+}
 
 // ---- deterministic randomness ------------------------------------------------------------
 // splitmix64: tiny state (each node's frame carries one) and the same numbers everywhere;
@@ -340,10 +393,33 @@ aio::task<void> do_sleep(node_ctx& c) {
 aio::task<void> do_await_child(node_ctx& c) {
     child_task t = make_child(c);
     if (c.w.f.reuse_awaited_task && c.r.chance(30)) {
+        // Misuse: a task is awaited once. Each reuse must give the value or a clear error.
         const int first = co_await t.task;
         check_value(c, t.id, first, "await");
-        const int again = co_await t.task;
-        check_value(c, t.id, again, "await again");
+        try {
+            switch (c.r.below(3)) {
+            case 0: {
+                const int again = co_await t.task;
+                check_value(c, t.id, again, "await again");
+                break;
+            }
+            case 1: {
+                aio::task_handle<int> h = aio::create_task(std::move(t.task));
+                const int again = co_await h;
+                check_value(c, t.id, again, "create_task of an awaited task");
+                break;
+            }
+            default: {
+                std::vector<aio::task<int>> again;
+                again.push_back(std::move(t.task));
+                auto g = aio::gather(std::move(again));
+                std::vector<int> r = co_await g;
+                check_value(c, t.id, r.at(0), "gather of an awaited task");
+                break;
+            }
+            }
+        } catch (const aio::invalid_state_error&) {
+        }
         co_return;
     }
     const int v = co_await std::move(t.task);
@@ -519,8 +595,7 @@ aio::task<void> do_wait_for(node_ctx& c) {
             const int v = co_await wf;
             check_value(c, id, v, "wait_for handle");
         }
-    } catch (const aio::timeout_error&) {
-        excuse_dropped(c, ids, 0);
+    } catch (const aio::timeout_error&) {  // the work was cancelled and ended so
     } catch (const node_error& e) {
         excuse_dropped(c, ids, e.m_serial);
         throw;
@@ -609,8 +684,10 @@ aio::task<void> do_wait(node_ctx& c) {
     }
 }
 
-aio::task<int> next_of(aio::as_completed<int>& order) {
-    auto nx = order.next();
+// The second reader of a shared as_completed (defect 3); it shares the object's ownership, so
+// that whichever frame goes last (a stopped loop destroys them in any order) destroys it.
+aio::task<int> next_of(std::shared_ptr<aio::as_completed<int>> order) {
+    auto nx = order->next();
     aio::task_handle<int> h = co_await nx;
     co_return h.done() ? 1 : 0;
 }
@@ -627,11 +704,12 @@ aio::task<void> do_as_completed(node_ctx& c) {
         handles.push_back(std::move(h));
         ids.push_back(id);
     }
-    aio::as_completed order(handles);
+    auto shared_order = std::make_shared<aio::as_completed<int>>(handles);
+    aio::as_completed<int>& order = *shared_order;
     unsigned reads = c.r.chance(25) ? c.r.below(n) : n;  // sometimes stop early
     std::optional<aio::task_handle<int>> helper;
     if (c.w.f.shared_as_completed && reads >= 2 && c.r.chance(30)) {
-        helper = aio::create_task(next_of(order));  // a second task awaiting next() too
+        helper = aio::create_task(next_of(shared_order));  // a second task awaiting next() too
         --reads;
     }
     std::multiset<void*> seen;  // a task given twice (a reused handle) comes out twice
@@ -681,15 +759,20 @@ aio::task<void> do_task_group(node_ctx& c) {
             c.mine_ids.push_back(t.id);
         }
     }
-    if (c.r.chance(20)) {
-        co_await aio::sleep(0ms);  // the body runs on while the children start
-    }
-    if (c.w.f.throw_errors && c.r.chance(10)) {
-        // The group is dropped without a join: its unfinished children are cancelled.
-        if (!c.w.f.strict_dropped_group) {
-            excuse_dropped(c, ids, 0);  // those that already failed are lost (see features)
+    // Leaving before the join (a cancellation of the sleep, or a throw) drops the group: its
+    // unfinished children are cancelled; those that already failed are lost (see features).
+    try {
+        if (c.r.chance(20)) {
+            co_await aio::sleep(0ms);  // the body runs on while the children start
         }
-        throw node_error(c.w.throw_serial(), c.id);
+        if (c.w.f.throw_errors && c.r.chance(10)) {
+            throw node_error(c.w.throw_serial(), c.id);
+        }
+    } catch (...) {
+        if (!c.w.f.strict_dropped_group) {
+            excuse_dropped(c, ids, 0);
+        }
+        throw;
     }
     try {
         co_await group;
@@ -775,16 +858,19 @@ bool enabled(const features& f, action a) {
     return false;
 }
 
+const char* const action_names[] = {"sleep",       "await_child",  "create",         "await_mine",
+                                    "gather_args", "gather_range", "gather_collect", "wait_for",
+                                    "shield",      "wait",         "as_completed",   "task_group",
+                                    "throw_error", "cancel"};
+std::uint64_t action_counts[static_cast<int>(action::count)] = {};  // for AIO_RANDOM_VERBOSE
+
 aio::task<void> one_action(node_ctx& c) {
     const auto a = static_cast<action>(c.r.below(static_cast<unsigned>(action::count)));
     if (!enabled(c.w.f, a)) {
         co_return;
     }
-    static const char* const names[] = {
-        "sleep",        "await_child",    "create",      "await_mine", "gather_args",
-        "gather_range", "gather_collect", "wait_for",    "shield",     "wait",
-        "as_completed", "task_group",     "throw_error", "cancel"};
-    c.w.trace("node " + std::to_string(c.id) + ": " + names[static_cast<int>(a)]);
+    c.w.trace("node " + std::to_string(c.id) + ": " + action_names[static_cast<int>(a)]);
+    ++action_counts[static_cast<int>(a)];
     switch (a) {
     case action::sleep:
         co_await do_sleep(c);
@@ -925,6 +1011,7 @@ void account_reports(world& w, const std::string& text) {
 struct seed_result {
     bool stopped = false;
     std::size_t nodes = 0;
+    std::uint64_t errors = 0;  // node_errors thrown
     std::vector<std::string> failures;
 };
 
@@ -1026,6 +1113,7 @@ seed_result run_seed(std::uint64_t seed, const features& f, bool capture, bool t
     seed_result out;
     out.stopped = stopped;
     out.nodes = w.nodes.size();
+    out.errors = w.serials;
     out.failures = std::move(w.failures);
     return out;
 }
@@ -1047,9 +1135,10 @@ TEST_CASE("random task trees keep every invariant: each task ends once, no frame
     const std::uint64_t first = env_number("AIO_RANDOM_FIRST_SEED", 1);
     const std::uint64_t verbosity = env_number("AIO_RANDOM_VERBOSE", 0);
     const bool verbose = verbosity != 0;
-    const features f;
+    const features f = parse_features(std::getenv("AIO_RANDOM_FEATURES"));
     std::uint64_t stopped = 0;
     std::uint64_t nodes = 0;
+    std::uint64_t errors = 0;
     std::uint64_t failed = 0;
     for (std::uint64_t seed = first; seed < first + count; ++seed) {
         if (verbose) {
@@ -1058,6 +1147,7 @@ TEST_CASE("random task trees keep every invariant: each task ends once, no frame
         seed_result result = run_seed(seed, f, !verbose, verbosity >= 2);
         stopped += result.stopped ? 1 : 0;
         nodes += result.nodes;
+        errors += result.errors;
         if (!result.failures.empty()) {
             ++failed;
             std::string text;
@@ -1073,8 +1163,12 @@ TEST_CASE("random task trees keep every invariant: each task ends once, no frame
         }
     }
     if (verbose) {
-        std::cout << count << " seeds, " << nodes << " nodes, " << stopped << " stopped mid-run, "
-                  << failed << " failed" << std::endl;
+        std::cout << count << " seeds, " << nodes << " nodes, " << errors << " errors thrown, "
+                  << stopped << " stopped mid-run, " << failed << " failed\nactions:";
+        for (int a = 0; a < static_cast<int>(action::count); ++a) {
+            std::cout << ' ' << action_names[a] << '=' << action_counts[a];
+        }
+        std::cout << std::endl;
     }
     CHECK(failed == 0);
 }
