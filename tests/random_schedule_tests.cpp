@@ -358,7 +358,11 @@ std::pair<aio::task_handle<int>, int> some_handle(node_ctx& c) {
         return {c.mine[k], c.mine_ids[k]};
     }
     child_task t = make_child(c);
-    return {aio::create_task(std::move(t.task)), t.id};
+    aio::task_handle<int> h = aio::create_task(std::move(t.task));
+    if (c.r.chance(20)) {
+        c.w.kept.push_back(h);  // so that other nodes may cancel it
+    }
+    return {std::move(h), t.id};
 }
 
 std::chrono::milliseconds some_timeout(node_ctx& c) {
@@ -793,6 +797,10 @@ aio::task<void> do_task_group(node_ctx& c) {
 }
 
 aio::task<void> do_cancel(node_ctx& c) {
+    if (c.r.chance(3)) {
+        (void)aio::get_running_loop().cancel_all();  // every task, main included (a Ctrl-C)
+        co_return;
+    }
     const bool from_kept = !c.w.kept.empty() && (c.mine.empty() || c.r.chance(50));
     std::vector<aio::task_handle<int>>& pool = from_kept ? c.w.kept : c.mine;
     if (pool.empty()) {
@@ -1058,6 +1066,11 @@ seed_result run_seed(std::uint64_t seed, const features& f, bool capture, bool t
         }
         if (!stopped) {
             loop->shutdown_tasks();  // what asyncio.run does before closing
+            for (const auto& h : w.kept) {
+                if (!h.done()) {
+                    w.failures.push_back("a kept task is not done after shutdown_tasks");
+                }
+            }
             if (loop->pending_tasks() != 0) {
                 w.failures.push_back(std::to_string(loop->pending_tasks()) +
                                      " task(s) still pending after shutdown_tasks");
