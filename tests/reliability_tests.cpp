@@ -628,6 +628,45 @@ TEST_CASE("a gather child's failure is reported on stderr when the waiter is can
 
 namespace {
 
+aio::task<int> fail_noting(std::string what) {
+    co_await aio::sleep(0ms);
+    ++arrived;
+    throw std::runtime_error(what);
+}
+
+aio::task<void> collect_then_cancelled(bool range) {
+    if (range) {
+        std::vector<aio::task<int>> tasks;
+        tasks.push_back(fail_noting("collected first"));
+        tasks.push_back(sleep_an_hour(counted(1)));
+        (void)co_await aio::gather(aio::return_exceptions, std::move(tasks));
+    } else {
+        aio::task<int> a = fail_noting("collected first");
+        aio::task<int> b = sleep_an_hour(counted(1));
+        (void)co_await aio::gather(aio::return_exceptions, std::move(a), std::move(b));
+    }
+}
+
+}  // namespace
+
+// Defect 6: gather(return_exceptions, ...) holds a failed child's outcome for its waiter; when
+// the waiter is cancelled instead, that exception is reported on stderr.
+TEST_CASE("an outcome's exception that a cancelled gather(return_exceptions) cannot deliver is "
+          "reported on stderr",
+          "[gather][issue10]") {
+    const bool range = GENERATE(false, true);
+    CAPTURE(range);
+    capture_stderr capture;
+    const bool cancelled = aio::run(cancel_waiter(collect_then_cancelled(range)));
+    const std::string text = capture.stop();
+    CHECK(cancelled);
+    INFO(text);
+    CHECK(contains(text, "exception was never retrieved: collected first"));
+    CHECK(text.find("collected first") == text.rfind("collected first"));  // reported once
+}
+
+namespace {
+
 aio::task<bool> await_empty(aio::task_handle<int> h) {
     try {
         (void)co_await h;

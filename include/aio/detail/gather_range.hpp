@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <forward_list>
 #include <ranges>
 #include <type_traits>
@@ -123,7 +124,21 @@ public:
     }
 
     result_type await_resume() {
-        rethrow_if_failed();
+        if constexpr (Policy == gather_policy::collect) {
+            try {
+                rethrow_if_failed();
+            } catch (const cancelled_error&) {
+                // The outcomes taken so far are not delivered: report their exceptions.
+                m_results.for_each([](const element_type& r) {
+                    if (const std::exception_ptr error = r.error()) {
+                        report_unretrieved(error);
+                    }
+                });
+                throw;
+            }
+        } else {
+            rethrow_if_failed();
+        }
         return m_results.take();
     }
 

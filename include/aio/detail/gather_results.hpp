@@ -30,6 +30,17 @@ public:
         }
         m_slots[i] = std::move(value);
     }
+    /// f(result) for each result stored so far (and, for direct slots, default ones).
+    template <class F>
+    void for_each(F&& f) const {
+        for (const slot& s : m_slots) {
+            if constexpr (direct) {
+                f(s);
+            } else if (s) {
+                f(*s);
+            }
+        }
+    }
     std::vector<R> take() {
         if constexpr (direct) {
             if (m_slots.empty()) {
