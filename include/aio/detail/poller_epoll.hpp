@@ -93,6 +93,8 @@ public:
     /// `sink(void* data, io_events events)` for each ready fd, and returns whether it was woken.
     /// A signal that interrupts the wait does not end it. The sink must not throw: an event
     /// fetched from the kernel and not delivered would not be reported again (edge-triggered).
+    /// It should only note readiness: events come in batches, so the `data` of an fd that the
+    /// sink removes may still come later in the same batch.
     template <class Sink>
     bool wait(time_point deadline, Sink&& sink) {
         static_assert(std::is_nothrow_invocable_v<Sink&, void*, io_events>,
