@@ -58,9 +58,9 @@ TEST_CASE("the thread pool's bound is asyncio's default, min(32, hardware thread
 }
 
 TEST_CASE("the thread pool starts no thread before the first job", "[thread_pool][thread]") {
+    std::atomic<bool> ran{false};  // before the pool: its jobs use it until the pool is joined
     thread_pool pool(4);
     REQUIRE(pool.thread_count() == 0);
-    std::atomic<bool> ran{false};
     pool.submit([&] { ran = true; });
     REQUIRE(eventually([&] { return ran.load(); }));
     REQUIRE(pool.thread_count() == 1);
@@ -68,9 +68,9 @@ TEST_CASE("the thread pool starts no thread before the first job", "[thread_pool
 
 TEST_CASE("the thread pool starts a worker for a job that arrives while every worker is busy",
           "[thread_pool][thread]") {
-    thread_pool pool(4);
     gate held;
     std::atomic<int> started{0};
+    thread_pool pool(4);
     pool.submit([&] {
         ++started;
         held.pass();
@@ -84,8 +84,8 @@ TEST_CASE("the thread pool starts a worker for a job that arrives while every wo
 
 TEST_CASE("the thread pool reuses an idle worker instead of starting another",
           "[thread_pool][thread]") {
-    thread_pool pool(4);
     std::atomic<int> done{0};
+    thread_pool pool(4);
     for (int i = 1; i <= 20; ++i) {
         pool.submit([&] { ++done; });
         REQUIRE(eventually([&] { return done == i && pool.pending() == 0; }));
@@ -129,9 +129,9 @@ TEST_CASE("the thread pool runs 10000 jobs exactly once each on at most its boun
 
 TEST_CASE("the thread pool's shutdown runs the queued jobs, then joins its workers",
           "[thread_pool][thread]") {
-    thread_pool pool(1);
     gate held;
     std::atomic<int> done{0};
+    thread_pool pool(1);
     pool.submit([&] {
         held.pass();
         ++done;
@@ -171,9 +171,9 @@ TEST_CASE("the thread pool's shutdown(false) returns at once; the queued jobs st
 }
 
 TEST_CASE("the thread pool refuses a job after shutdown", "[thread_pool]") {
+    std::atomic<bool> ran{false};
     thread_pool pool(2);
     pool.shutdown();
-    std::atomic<bool> ran{false};
     REQUIRE_THROWS_AS(pool.submit([&] { ran = true; }), aio::invalid_state_error);
     REQUIRE_FALSE(ran);
     REQUIRE(pool.thread_count() == 0);
@@ -198,9 +198,9 @@ TEST_CASE("a job that throws is reported on stderr and the pool runs the next jo
 
 TEST_CASE("a job cannot make its own pool wait for it: shutdown(true) from a job is refused",
           "[thread_pool][thread]") {
-    thread_pool pool(1);
     std::atomic<bool> refused{false};
     std::atomic<bool> finished{false};
+    thread_pool pool(1);
     pool.submit([&] {
         try {
             pool.shutdown(true);
