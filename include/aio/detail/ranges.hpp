@@ -26,13 +26,15 @@ concept forward_range = input_range<R> && std::forward_iterator<iterator_t<R>>;
 template <class R>
 concept random_access_range = forward_range<R> && std::random_access_iterator<iterator_t<R>>;
 template <class R>
-concept sized_range = range<R> && requires(R& r) { std::ranges::size(r); };
+concept sized_range = range<R> && requires(R& r) {
+    std::ranges::size(r);
+};
 
 template <class R>
 using range_value_t = std::iter_value_t<iterator_t<R>>;
 template <class R>
 using range_reference_t = std::iter_reference_t<iterator_t<R>>;
 
-} // namespace aio::detail
+}  // namespace aio::detail
 
 #endif
