@@ -316,7 +316,7 @@ aio::task<move_after_await> move_awaited_awaitables(journal& log) {
     co_return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("wait_for(gather(tasks...)) returns the results in time, and on timeout cancels every "
           "child and throws timeout_error",

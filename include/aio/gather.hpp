@@ -32,14 +32,12 @@
 
 #include "detail/gather.hpp"
 #include "detail/gather_range.hpp"
+#include "detail/ranges.hpp"
 #include "outcome.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <iterator>
-#include <ranges>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -201,7 +199,7 @@ inline constexpr bool no_lvalue_tasks =
     ((!std::is_lvalue_reference_v<Awaitables> || !is_task<std::remove_cvref_t<Awaitables>>) && ...);
 template <class Range>
 inline constexpr bool no_lent_tasks =
-    !lends_elements<Range> || !is_task<std::ranges::range_value_t<Range>>;
+    !lends_elements<Range> || !is_task<detail::range_value_t<Range>>;
 
 } // namespace detail
 
@@ -232,25 +230,25 @@ template <class... Awaitables>
 
 /// Runs every element of a range (tasks or task handles) concurrently; `co_await` yields a
 /// std::vector of results in range order.
-template <std::ranges::input_range Range>
-    requires detail::gatherable<std::ranges::range_value_t<Range>>
+template <detail::input_range Range>
+    requires detail::gatherable<detail::range_value_t<Range>>
 [[nodiscard]] auto gather(Range&& range) {
     static_assert(detail::no_lent_tasks<Range>,
                   "aio::gather: pass a range of tasks as an rvalue (std::move(tasks)); a task "
                   "is awaited once");
-    using child = detail::gather_child_t<std::ranges::range_value_t<Range>>;
+    using child = detail::gather_child_t<detail::range_value_t<Range>>;
     return detail::gather_range_awaitable<detail::gather_policy::cancel_on_error, child>(
         std::forward<Range>(range));
 }
 
 /// The range form of gather(return_exceptions, ...): a std::vector of aio::outcome<T>.
-template <std::ranges::input_range Range>
-    requires detail::gatherable<std::ranges::range_value_t<Range>>
+template <detail::input_range Range>
+    requires detail::gatherable<detail::range_value_t<Range>>
 [[nodiscard]] auto gather(return_exceptions_t, Range&& range) {
     static_assert(detail::no_lent_tasks<Range>,
                   "aio::gather: pass a range of tasks as an rvalue (std::move(tasks)); a task "
                   "is awaited once");
-    using child = detail::gather_child_t<std::ranges::range_value_t<Range>>;
+    using child = detail::gather_child_t<detail::range_value_t<Range>>;
     return detail::gather_range_awaitable<detail::gather_policy::collect, child>(
         std::forward<Range>(range));
 }

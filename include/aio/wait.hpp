@@ -23,6 +23,7 @@
 #ifndef AIO_WAIT_HPP_INCLUDED
 #define AIO_WAIT_HPP_INCLUDED
 
+#include "detail/ranges.hpp"
 #include "detail/task_watch.hpp"
 #include "event_loop.hpp"
 #include "task_handle.hpp"
@@ -31,7 +32,6 @@
 #include <coroutine>
 #include <cstddef>
 #include <optional>
-#include <ranges>
 #include <utility>
 #include <vector>
 
@@ -182,24 +182,24 @@ private:
 };
 
 template <class Range>
-using handle_vector_t = std::vector<std::ranges::range_value_t<Range>>;
+using handle_vector_t = std::vector<detail::range_value_t<Range>>;
 
 } // namespace detail
 
 /// Waits until `when` holds for `tasks` (asyncio.wait); yields {done, pending}. Cancels nothing.
-template <std::ranges::input_range Range>
+template <detail::input_range Range>
 [[nodiscard]] auto wait(Range&& tasks, return_when when = return_when::all_completed) {
-    using handle = std::ranges::range_value_t<Range>;
+    using handle = detail::range_value_t<Range>;
     return detail::wait_awaitable<typename handle::value_type>(
         detail::handle_vector_t<Range>(std::ranges::begin(tasks), std::ranges::end(tasks)), when,
         std::nullopt);
 }
 
 /// As above, but returns after `timeout` at the latest (pending tasks keep running).
-template <std::ranges::input_range Range, class Rep, class Period>
+template <detail::input_range Range, class Rep, class Period>
 [[nodiscard]] auto wait(Range&& tasks, std::chrono::duration<Rep, Period> timeout,
                         return_when when = return_when::all_completed) {
-    using handle = std::ranges::range_value_t<Range>;
+    using handle = detail::range_value_t<Range>;
     return detail::wait_awaitable<typename handle::value_type>(
         detail::handle_vector_t<Range>(std::ranges::begin(tasks), std::ranges::end(tasks)), when,
         detail::to_clock_duration(timeout));
@@ -211,7 +211,7 @@ template <std::ranges::input_range Range, class Rep, class Period>
 template <class T>
 class as_completed {
 public:
-    template <std::ranges::input_range Range>
+    template <detail::input_range Range>
     explicit as_completed(Range&& tasks)
         : m_tasks(detail::check_tasks(
               std::vector<task_handle<T>>(std::ranges::begin(tasks), std::ranges::end(tasks)),
@@ -325,8 +325,8 @@ private:
     detail::task_watch<as_completed> m_watch;
 };
 
-template <std::ranges::input_range Range>
-as_completed(Range&&) -> as_completed<typename std::ranges::range_value_t<Range>::value_type>;
+template <detail::input_range Range>
+as_completed(Range&&) -> as_completed<typename detail::range_value_t<Range>::value_type>;
 
 } // namespace aio
 

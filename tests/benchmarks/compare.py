@@ -13,7 +13,7 @@ and Asio".
     python3 tests/benchmarks/compare.py --sizes 10000,100000,1000000,10000000 --runs 3 \\
         --skip-python-above 1000000 --compilers clang++,g++ --output results.md
 
-Binaries are built if missing (or with --rebuild) into build/bench-<compiler> with
+--compile-time adds the headers' compile time (compile_time.py). Binaries are built if missing (or with --rebuild) into build/bench-<compiler> with
 -DAIO_BUILD_BENCHMARKS=ON (the benchmarks are always compiled at -O2, see CMakeLists.txt).
 """
 from __future__ import annotations
@@ -216,6 +216,8 @@ def main() -> int:
     ap.add_argument("--micro-min-time", type=float, default=0.5, help="--benchmark_min_time")
     ap.add_argument("--output", help="also write the markdown here")
     ap.add_argument("--json", help="write every raw result here")
+    ap.add_argument("--compile-time", action="store_true",
+                    help="also measure the headers' compile time (compile_time.py, 5 runs)")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be >= 1")
@@ -386,6 +388,13 @@ def main() -> int:
         out += [f"## Targets ({aio_ref_label})", "", "| target | measured | |", "|---|---:|:---:|"]
         out += [f"| {t} | {m} | {v} |" for t, m, v in rows]
         out.append("")
+
+    if args.compile_time:
+        import compile_time  # beside this script
+        log("compile time of the headers")
+        table, compiled = compile_time.measure(compilers, 5, ROOT / "include")
+        out += table
+        failures += 0 if compiled else 1
 
     text = "\n".join(out)
     print(text)

@@ -10,7 +10,9 @@
 
 namespace {
 
-aio::task<int> one() { co_return 1; }
+aio::task<int> one() {
+    co_return 1;
+}
 
 aio::task<void> correct_use() {
     aio::task<int> t = one();
@@ -22,6 +24,8 @@ aio::task<void> correct_use() {
     (void)results;
 }
 
-} // namespace
+}  // namespace
 
-int main() { aio::run(correct_use()); }
+int main() {
+    aio::run(correct_use());
+}

@@ -4,7 +4,9 @@
 #include <aio/gather.hpp>
 #include <aio/task.hpp>
 
-aio::task<int> one() { co_return 1; }
+aio::task<int> one() {
+    co_return 1;
+}
 
 aio::task<void> misuse() {
     aio::task<int> t = one();

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // gather(return_exceptions, tasks) of a named vector of tasks: it must be moved in.
-// expect-error: aio::gather: pass a range of tasks as an rvalue (std::move(tasks)); a task is awaited once
+// expect-error: aio::gather: pass a range of tasks as an rvalue (std::move(tasks))
 #include <aio/gather.hpp>
 #include <aio/task.hpp>
 
 #include <vector>
 
-aio::task<int> one() { co_return 1; }
+aio::task<int> one() {
+    co_return 1;
+}
 
 aio::task<void> misuse() {
     std::vector<aio::task<int>> tasks;

@@ -8,4 +8,6 @@ struct alignas(32) wide {
     int value = 0;
 };
 
-aio::task<wide> make_wide() { co_return wide{}; }
+aio::task<wide> make_wide() {
+    co_return wide{};
+}

@@ -18,12 +18,12 @@
 #include "gather.hpp"
 #include "gather_results.hpp"
 #include "prefetch.hpp"
+#include "ranges.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <forward_list>
-#include <ranges>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -35,7 +35,7 @@ namespace aio::detail {
 template <class Range>
 inline constexpr bool lends_elements =
     std::is_lvalue_reference_v<Range> &&
-    std::is_lvalue_reference_v<std::ranges::range_reference_t<Range>>;
+    std::is_lvalue_reference_v<detail::range_reference_t<Range>>;
 
 template <gather_policy Policy, class Child>
 class [[nodiscard]] gather_range_awaitable : private gather_core {
@@ -53,7 +53,7 @@ public:
         m_shared.m_self = this;
         m_shared.m_on_complete = &on_shared_complete;
         constexpr bool one_pass =
-            !task_children && std::ranges::forward_range<Range> && std::ranges::sized_range<Range>;
+            !task_children && detail::forward_range<Range> && detail::sized_range<Range>;
         guard undo(*this);
         if constexpr (one_pass) {
             // Handles: take and watch each in one touch of its frame. Check them all first
@@ -67,7 +67,7 @@ public:
             hold_cancellations();
             for (auto&& element : range) {
                 const std::size_t i = m_children.size();
-                if constexpr (std::ranges::random_access_range<Range>) {
+                if constexpr (detail::random_access_range<Range>) {
                     if (i + prefetch_distance < m_children.capacity()) {
                         const auto& ahead = std::ranges::begin(range)[i + prefetch_distance];
                         const void* frame = ahead.promise_handle().address();
@@ -79,7 +79,7 @@ public:
             }
             release_cancellations();
         } else {
-            if constexpr (std::ranges::sized_range<Range>) {
+            if constexpr (detail::sized_range<Range>) {
                 m_children.reserve(static_cast<std::size_t>(std::ranges::size(range)));
             }
             for (auto&& element : range) {

@@ -20,7 +20,6 @@
 
 #include "timer_node.hpp"
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -144,7 +143,8 @@ public:
         }
         bk.size = j;
         if (bk.capacity > chunk_capacity) {
-            const std::uint32_t keep = std::max(1u, (j + chunk_mask) >> chunk_bits);
+            const std::uint32_t used = (j + chunk_mask) >> chunk_bits;
+            const std::uint32_t keep = used > 1u ? used : 1u;
             for (; bk.capacity > keep * chunk_capacity; bk.capacity -= chunk_capacity) {
                 give_back(std::move(bk.arrays[bk.capacity / chunk_capacity - 1]));
             }
@@ -164,19 +164,23 @@ private:
     void grow(bucket& bk) {
         if (bk.capacity != 0 && bk.capacity < chunk_capacity) {  // the only array: 4x larger
             array bigger = take_array(4 * bk.capacity);
-            std::copy_n(bk.tail, bk.size, bigger.get());
+            for (std::uint32_t i = 0; i < bk.size; ++i) {
+                bigger[i] = bk.tail[i];
+            }
             bk.tail = bigger.get();
             bk.arrays[0] = std::move(bigger);  // frees the smaller one
             bk.capacity *= 4;
             return;
         }
         const std::uint32_t k = bk.capacity / std::uint32_t{chunk_capacity};  // arrays in use
-        const std::uint32_t length = k < bk.table ? bk.table : std::max(4u, 2 * k);
+        const std::uint32_t length = k < bk.table ? bk.table : (2 * k > 4u ? 2 * k : 4u);
         std::unique_ptr<array[]> table = k < bk.table ? nullptr : std::make_unique<array[]>(length);
         const std::uint32_t n = bk.capacity == 0 ? first_capacity : std::uint32_t{chunk_capacity};
         array a = take_array(n);
         if (table != nullptr) {
-            std::move(bk.arrays.get(), bk.arrays.get() + k, table.get());
+            for (std::uint32_t i = 0; i < k; ++i) {
+                table[i] = std::move(bk.arrays[i]);
+            }
             bk.arrays = std::move(table);
             bk.table = length;
         }
@@ -216,7 +220,8 @@ private:
     // memory stays under twice what the buckets hold, plus 32 KiB; and a load that crosses
     // the bound back and forth pays at most a malloc and a free per 256 timers.
     void trim_spares() noexcept {
-        const std::size_t keep = std::max(spare_floor, m_chunks - m_spare.size());
+        const std::size_t in_use = m_chunks - m_spare.size();
+        const std::size_t keep = in_use > spare_floor ? in_use : spare_floor;
         for (; m_spare.size() > keep; --m_chunks) {
             m_spare.pop_back();
         }

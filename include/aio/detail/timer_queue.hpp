@@ -42,7 +42,6 @@
 #include "timer_node.hpp"
 #include "timer_run.hpp"
 
-#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstddef>
@@ -63,7 +62,7 @@ public:
         std::int64_t t = std::numeric_limits<std::int64_t>::max();
         if (!m_run.empty() || !m_late.empty()) {
             t = !m_run.empty() ? run_key() : t;
-            t = m_late.empty() ? t : std::min(t, m_late.front().key);
+            t = m_late.empty() || t < m_late.front().key ? t : m_late.front().key;
         } else if (m_summary[0] != 0) {
             t = shl(shl(m_block0, bits) + first_bit(0), shift0);
         } else if (m_summary[1] != 0) {
@@ -80,7 +79,8 @@ public:
         }
         const std::int64_t d = ticks(node.m_deadline);
         if (m_size == 0) {  // no order to keep: restart the cursor at the present
-            const std::int64_t s = std::min(ticks(clock::now()), d) >> shift0;
+            const std::int64_t now = ticks(clock::now());
+            const std::int64_t s = (now < d ? now : d) >> shift0;
             m_cur = s - 1;
             m_block0 = s >> bits;
         }
@@ -186,7 +186,8 @@ private:
         } else if ((s1 >> bits) == (m_block0 >> bits)) {
             b = slots + static_cast<std::uint32_t>(s1 & (slots - 1));
         } else {
-            m_over_min = std::min(m_over_min, d);  // if the push throws: stale-low, harmless
+            // If the push below throws, m_over_min is stale-low: harmless.
+            m_over_min = d < m_over_min ? d : m_over_min;
         }
         if (m_buckets.push(b, node) && b < overflow) {  // may throw: nothing has changed yet
             flip_bit(b, true);
