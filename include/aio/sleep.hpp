@@ -69,8 +69,10 @@ public:
         if (m_node.m_target == relative) {
             const clock::duration delay = m_node.m_deadline.time_since_epoch();
             m_node.m_deadline = delay > clock::duration::zero()
-                                    ? saturating_deadline(clock::now(), delay)
+                                    ? saturating_deadline(loop.time(), delay)
                                     : clock::time_point::min();
+        } else if (m_node.m_deadline <= loop.time()) {
+            m_node.m_deadline = clock::time_point::min();  // sleep_until a time that has passed
         }
         if (m_node.m_deadline == clock::time_point::min()) {
             m_node.m_target = 0;
@@ -133,11 +135,10 @@ template <class Rep, class Period>
     return detail::sleep_awaiter::after(detail::to_clock_duration(delay));
 }
 
-/// Suspends the calling task until `deadline` (a steady_clock time point). A deadline in the
-/// past yields once.
+/// Suspends the calling task until `deadline` on the loop's clock (loop.time()). A deadline
+/// that has passed by the time of co_await yields once.
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(event_loop::time_point deadline) {
-    const auto d = deadline <= event_loop::clock::now() ? event_loop::time_point::min() : deadline;
-    return detail::sleep_awaiter::at(d);
+    return detail::sleep_awaiter::at(deadline);
 }
 
 } // namespace aio
