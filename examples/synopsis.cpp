@@ -259,6 +259,23 @@ aio::task<> outcome_synopsis() {
                all.size());
 }
 
+// ---- Virtual time: <aio/event_loop.hpp> and <aio/run.hpp> --------------------------------------
+aio::task<> sleep_a_day() {
+    co_await aio::sleep(24h);
+}
+
+void virtual_time_synopsis() {
+    aio::event_loop loop{aio::virtual_time};  // a clock that moves only when the loop says so
+    aio::event_loop::time_point start = loop.time();  // starts at steady_clock::now()
+    loop.run_until_complete(sleep_a_day());      // autojump: nothing ready -> the next timer, now
+    bool exact = loop.time() - start == 24h;     // true: virtual time is exact
+    loop.advance(1h);                            // moves the clock; due timers fire next iteration
+    bool is_virtual = loop.uses_virtual_time();  // true; false for a loop on real time
+    aio::event_loop manual{aio::virtual_time_t{.autojump = false}};  // only advance() moves it
+    aio::run(sleep_a_day(), aio::virtual_time);  // aio::run on a loop with virtual time
+    fmt::print("virtual time: {} {} {}\n", exact, is_virtual, manual.time() <= loop.time());
+}
+
 int main() {
     aio::run(task_synopsis());
     aio::run(task_handle_synopsis());
@@ -272,6 +289,7 @@ int main() {
     aio::run(wait_synopsis());
     aio::run(task_group_synopsis());
     aio::run(outcome_synopsis());
+    virtual_time_synopsis();
 }
 
 // Expected output:
@@ -294,3 +312,4 @@ int main() {
 // task_group: 1 42
 // task_group: 1 true
 // outcome: true 42 true false 1
+// virtual time: true true true

@@ -11,6 +11,7 @@
 // exception, leave the handler, await, rethrow.
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -493,9 +494,9 @@ aio::task<int> leave_cleaning_tasks_behind(journal& log) {
 TEST_CASE("cancelling a sleeping task takes its timer out of the loop and ends it promptly",
           "[task_handle][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const sleeping_outcome out = aio::run(cancel_a_sleeping_task(log));
-    CHECK(steady::now() - start < 1s);  // the 10 s deadline was not waited for
+    steady::duration elapsed{};
+    const sleeping_outcome out = run_virtual(cancel_a_sleeping_task(log), elapsed);
+    CHECK(elapsed < 1s);  // the 10 s deadline was not waited for
     CHECK(out.timers_before == 1);
     CHECK(out.timers_after == 0);
     CHECK(out.cancel_returned);
@@ -509,14 +510,14 @@ TEST_CASE("a task cancelled before its first step never runs its body", "[task_h
     counted::reset_counts();
     bool ran = false;
     SECTION("cancelled once") {
-        const unstarted_outcome out = aio::run(cancel_before_first_step(ran, false));
+        const unstarted_outcome out = run_virtual(cancel_before_first_step(ran, false));
         CHECK(out.cancel_returned);
         CHECK(out.cancelling == 1);
         CHECK(out.cancelled);
         CHECK(out.await_threw_cancelled);
     }
     SECTION("cancelled twice: still one cancellation, two requests") {
-        const unstarted_outcome out = aio::run(cancel_before_first_step(ran, true));
+        const unstarted_outcome out = run_virtual(cancel_before_first_step(ran, true));
         CHECK(out.cancelling == 2);
         CHECK(out.cancelled);
         CHECK(out.await_threw_cancelled);
@@ -527,7 +528,7 @@ TEST_CASE("a task cancelled before its first step never runs its body", "[task_h
 
 TEST_CASE("cancel() on a finished task returns false and changes nothing",
           "[task_handle][cancel]") {
-    const finished_outcome out = aio::run(cancel_a_finished_task());
+    const finished_outcome out = run_virtual(cancel_a_finished_task());
     CHECK_FALSE(out.cancel_returned);
     CHECK_FALSE(out.cancelled);
     CHECK(out.cancelling == 0);
@@ -538,7 +539,7 @@ TEST_CASE("a cancelled task is done and cancelled, and result() and exception() 
           "cancelled_error, which catch (const std::exception&) does not stop",
           "[task_handle][cancel]") {
     journal log;
-    const state_outcome out = aio::run(inspect_cancelled_task(log));
+    const state_outcome out = run_virtual(inspect_cancelled_task(log));
     CHECK(out.done);
     CHECK(out.cancelled);
     CHECK(out.result_threw_cancelled);
@@ -549,7 +550,7 @@ TEST_CASE("a cancelled task is done and cancelled, and result() and exception() 
 TEST_CASE("awaiting a task that someone else cancelled throws cancelled_error",
           "[task_handle][cancel]") {
     journal log;
-    CHECK(aio::run(await_a_task_cancelled_by_someone_else(log)));
+    CHECK(run_virtual(await_a_task_cancelled_by_someone_else(log)));
     CHECK(log == journal{"target cancelled"});
 }
 
@@ -557,7 +558,7 @@ TEST_CASE("cancellation reaches the innermost coroutine a task is awaiting and u
           "through its callers",
           "[task_handle][cancel]") {
     journal log;
-    const chain_outcome out = aio::run(cancel_chain(log));
+    const chain_outcome out = run_virtual(cancel_chain(log));
     CHECK(out.outer_cancelled);
     CHECK(log == journal{"innermost cancelled", "outer saw it"});
 }
@@ -566,20 +567,18 @@ TEST_CASE("cancelling a task awaiting a gather cancels every child, and waits fo
           "cleanup",
           "[task_handle][cancel][gather]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const chain_outcome out = aio::run(cancel_gatherer(log));
-    const steady::duration elapsed = steady::now() - start;
+    steady::duration elapsed{};
+    const chain_outcome out = run_virtual(cancel_gatherer(log), elapsed);
     CHECK(out.outer_cancelled);
     CHECK(log == journal{"a cancelled", "b cancelled", "c cleaning up", "c cleaned up",
                          "gatherer cancelled"});
-    CHECK(elapsed >= 10ms);  // 5 ms before the cancel + c's 5 ms cleanup
-    CHECK(elapsed < 1s);
+    CHECK(elapsed == 10ms);  // 5 ms before the cancel + c's 5 ms cleanup
 }
 
 TEST_CASE("cancelling a task awaiting another created task cancels that task too",
           "[task_handle][cancel]") {
     journal log;
-    const chain_outcome out = aio::run(cancel_awaiter_of_created_task(log));
+    const chain_outcome out = run_virtual(cancel_awaiter_of_created_task(log));
     CHECK(out.outer_cancelled);
     CHECK(out.inner_cancelled);
     CHECK(log == journal{"inner cancelled", "outer cancelled"});
@@ -587,9 +586,8 @@ TEST_CASE("cancelling a task awaiting another created task cancels that task too
 
 TEST_CASE("a cancelled task can await its cleanup and then re-raise", "[task_handle][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const cleanup_outcome out = aio::run(cancel_task_that_cleans_up(log));
-    const steady::duration elapsed = steady::now() - start;
+    steady::duration elapsed{};
+    const cleanup_outcome out = run_virtual(cancel_task_that_cleans_up(log), elapsed);
     CHECK(out.cancelled);
     CHECK(out.cancelling == 1);
     CHECK(out.log_size_when_seen == 2);  // the cleanup had finished when the awaiter saw it
@@ -602,7 +600,7 @@ TEST_CASE("a task may swallow its cancellation: it returns normally, cancelling(
           "positive until uncancel()",
           "[task_handle][cancel]") {
     journal log;
-    const swallow_outcome out = aio::run(cancel_task_that_swallows(log));
+    const swallow_outcome out = run_virtual(cancel_task_that_swallows(log));
     CHECK(out.value == 42);
     CHECK_FALSE(out.cancelled);
     CHECK(out.cancelling == 1);
@@ -613,9 +611,9 @@ TEST_CASE("a task may swallow its cancellation: it returns normally, cancelling(
 TEST_CASE("cancelling a task again while it awaits its cleanup interrupts the cleanup",
           "[task_handle][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const cleanup_outcome out = aio::run(cancel_during_cleanup(log));
-    CHECK(steady::now() - start < 1s);  // neither 10 s sleep was waited for
+    steady::duration elapsed{};
+    const cleanup_outcome out = run_virtual(cancel_during_cleanup(log), elapsed);
+    CHECK(elapsed < 1s);  // neither 10 s sleep was waited for
     CHECK(out.cancelled);
     CHECK(out.cancelling == 2);
     CHECK(out.log_size_when_seen == 2);
@@ -626,7 +624,7 @@ TEST_CASE("cancelling a task awaiting one that swallows the cancellation: both r
           "normally, as in asyncio",
           "[task_handle][cancel]") {
     journal log;
-    const pass_through_outcome out = aio::run(cancel_outer_of_swallowing_inner(log));
+    const pass_through_outcome out = run_virtual(cancel_outer_of_swallowing_inner(log));
     CHECK(out.value == 42);
     CHECK(out.outer_cancelling == 1);
     CHECK(out.inner_cancelling == 1);
@@ -636,23 +634,23 @@ TEST_CASE("cancelling a task awaiting one that swallows the cancellation: both r
 TEST_CASE("a task that cancels itself gets cancelled_error at its next suspension point",
           "[task_handle][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    CHECK(aio::run(self_cancellation(log)));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    CHECK(run_virtual(self_cancellation(log), elapsed));
+    CHECK(elapsed < 1s);
     CHECK(log == journal{"still running", "cancelled at the sleep"});
 }
 
 TEST_CASE("uncancel() down to zero withdraws a cancellation not yet delivered (Python 3.13)",
           "[task_handle][cancel]") {
     unsigned left = 99;
-    CHECK(aio::run(withdrawn_self_cancellation(left)) == 3);
+    CHECK(run_virtual(withdrawn_self_cancellation(left)) == 3);
     CHECK(left == 0);
 }
 
 TEST_CASE("a task cancelled while it is ready to resume gets cancelled_error when it resumes",
           "[task_handle][cancel]") {
     journal log;
-    CHECK(aio::run(cancel_while_ready(log)));
+    CHECK(run_virtual(cancel_while_ready(log)));
     CHECK(log == journal{"yielder cancelled"});
 }
 
@@ -679,12 +677,12 @@ TEST_CASE("event_loop::cancel_all asks every pending task to stop; shutdown_task
           "the loop until they have cleaned up",
           "[event_loop][cancel]") {
     journal log;
-    aio::event_loop loop;
+    aio::event_loop loop{aio::virtual_time};
     aio::task_handle<void> a = loop.create_task(sleep_then_clean_up(10s, 5ms, "a", log));
     aio::task_handle<void> b = loop.create_task(sleep_noting(10s, "b", log));
     loop.run_until_complete(nap(1ms));  // both started and asleep
     CHECK(loop.pending_tasks() == 2);
-    const steady::time_point start = steady::now();
+    const steady::time_point start = loop.time();
     SECTION("shutdown_tasks") {
         CHECK(loop.shutdown_tasks() == 2);
     }
@@ -693,7 +691,7 @@ TEST_CASE("event_loop::cancel_all asks every pending task to stop; shutdown_task
         CHECK(loop.pending_tasks() == 2);  // asked, not finished yet
         loop.run_until_complete(nap(20ms));
     }
-    CHECK(steady::now() - start < 1s);
+    CHECK(loop.time() - start < 1s);
     CHECK(loop.pending_tasks() == 0);
     CHECK(a.cancelled());
     CHECK(b.cancelled());
@@ -705,9 +703,9 @@ TEST_CASE("run cancels the tasks still pending when main returns and lets them f
           "awaiting cleanup",
           "[run][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    CHECK(aio::run(leave_cleaning_tasks_behind(log)) == 5);
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    CHECK(run_virtual(leave_cleaning_tasks_behind(log), elapsed) == 5);
+    CHECK(elapsed < 1s);
     std::sort(log.begin(), log.end());
     CHECK(log == journal{"left 1 cleaned up", "left 1 cleaning up", "left 2 cleaned up",
                          "left 2 cleaning up"});

@@ -8,6 +8,7 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -348,9 +349,8 @@ TEST_CASE("a failing gather child cancels its siblings, which finish their clean
           "first exception is rethrown",
           "[gather][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const failure_outcome out = aio::run(failure_cancels_siblings(log));
-    const steady::duration elapsed = steady::now() - start;
+    steady::duration elapsed{};
+    const failure_outcome out = run_virtual(failure_cancels_siblings(log), elapsed);
     CHECK(out.caught == "boom");
     CHECK(out.log_size_when_seen == log.size());
     // "later" never throws: it was cancelled in its sleep.
@@ -361,7 +361,7 @@ TEST_CASE("a failing gather child cancels its siblings, which finish their clean
 
 TEST_CASE("a failing gather child cancels the sibling task handles too", "[gather][cancel]") {
     journal log;
-    const failure_outcome out = aio::run(failure_cancels_handle_children(log));
+    const failure_outcome out = run_virtual(failure_cancels_handle_children(log));
     CHECK(out.caught == "boom");
     CHECK(out.handle_cancelled);
     CHECK(log == journal{"boom thrown", "1 cancelled"});
@@ -369,9 +369,9 @@ TEST_CASE("a failing gather child cancels the sibling task handles too", "[gathe
 
 TEST_CASE("a failing child of a range gather cancels its siblings", "[gather][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const failure_outcome out = aio::run(range_failure_cancels_siblings(log));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    const failure_outcome out = run_virtual(range_failure_cancels_siblings(log), elapsed);
+    CHECK(elapsed < 1s);
     CHECK(out.caught == "boom");
     CHECK(out.log_size_when_seen == 3);
     CHECK(log == journal{"boom thrown", "1 cancelled", "3 cancelled"});
@@ -381,7 +381,7 @@ TEST_CASE("gather rethrows the first exception even if a cancelled sibling swall
           "cancellation and returns",
           "[gather][cancel]") {
     journal log;
-    const failure_outcome out = aio::run(failure_with_a_swallowing_sibling(log));
+    const failure_outcome out = run_virtual(failure_with_a_swallowing_sibling(log));
     CHECK(out.caught == "boom");
     CHECK(log == journal{"boom thrown", "swallowed"});
 }
@@ -390,16 +390,16 @@ TEST_CASE("a gather child that ends cancelled on its own makes gather throw canc
           "cancels its siblings",
           "[gather][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    CHECK(aio::run(child_cancelled_on_its_own(log)));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    CHECK(run_virtual(child_cancelled_on_its_own(log), elapsed));
+    CHECK(elapsed < 1s);
     CHECK(log == journal{"1 cancelled"});
 }
 
 TEST_CASE("gather(return_exceptions, ...) cancels nothing and returns each child's outcome",
           "[gather][cancel][outcome]") {
     journal log;
-    const collect_outcome out = aio::run(collect_everything(log));
+    const collect_outcome out = run_virtual(collect_everything(log));
     CHECK(out.first_has_value);
     CHECK(out.first_value == 1);
     CHECK(out.first_error_is_null);
@@ -416,7 +416,7 @@ TEST_CASE("gather(return_exceptions, ...) cancels nothing and returns each child
 TEST_CASE("gather(return_exceptions, range) returns outcomes in range order",
           "[gather][cancel][outcome]") {
     journal log;
-    CHECK(aio::run(collect_range(log)) == std::vector<std::string>{"1", "boom", "3"});
+    CHECK(run_virtual(collect_range(log)) == std::vector<std::string>{"1", "boom", "3"});
     CHECK(log == journal{"boom thrown", "3 done", "1 done"});
 }
 
@@ -424,7 +424,7 @@ TEST_CASE("gather(return_exceptions, ...) reports a handle cancelled by someone 
           "cancelled",
           "[gather][cancel][outcome]") {
     journal log;
-    CHECK(aio::run(collect_handle_cancelled_by_someone_else(log)) ==
+    CHECK(run_virtual(collect_handle_cancelled_by_someone_else(log)) ==
           std::vector<std::string>{"cancelled", "2"});
 }
 
@@ -432,9 +432,10 @@ TEST_CASE("cancelling the task awaiting gather(return_exceptions, ...) still thr
           "cancelled_error and cancels the children (CPython issue 76865)",
           "[gather][cancel][outcome]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const outer_cancel_outcome out = aio::run(cancel_outer(gather_collecting(log), log));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    const outer_cancel_outcome out =
+        run_virtual(cancel_outer(gather_collecting(log), log), elapsed);
+    CHECK(elapsed < 1s);
     CHECK(out.outer_cancelled);
     CHECK(log == journal{"1 cancelled", "cleaner cleaned up", "gatherer cancelled"});
     CHECK(out.log_size_when_seen == 3);
@@ -444,9 +445,8 @@ TEST_CASE("cancelling the task awaiting a gather waits for the children's cleanu
           "cancelled_error",
           "[gather][cancel]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const outer_cancel_outcome out = aio::run(cancel_outer(gather_plain(log), log));
-    const steady::duration elapsed = steady::now() - start;
+    steady::duration elapsed{};
+    const outer_cancel_outcome out = run_virtual(cancel_outer(gather_plain(log), log), elapsed);
     CHECK(out.outer_cancelled);
     CHECK(log == journal{"1 cancelled", "cleaner cleaned up", "gatherer cancelled"});
     CHECK(elapsed >= 10ms);
@@ -456,7 +456,7 @@ TEST_CASE("cancelling the task awaiting a gather waits for the children's cleanu
 TEST_CASE("cancelling the task awaiting a gather of task handles cancels those tasks",
           "[gather][cancel]") {
     journal log;
-    const outer_cancel_outcome out = aio::run(cancel_outer_of_handle_gather(log));
+    const outer_cancel_outcome out = run_virtual(cancel_outer_of_handle_gather(log));
     CHECK(out.outer_cancelled);
     CHECK(out.a_cancelled);
     CHECK(out.b_cancelled);
@@ -467,7 +467,7 @@ TEST_CASE("cancelling the task awaiting a gather raises cancelled_error even if 
           "swallows the cancellation",
           "[gather][cancel]") {
     journal log;
-    const outer_cancel_outcome out = aio::run(cancel_outer(gather_swallowing(log), log));
+    const outer_cancel_outcome out = run_virtual(cancel_outer(gather_swallowing(log), log));
     CHECK(out.outer_cancelled);
     CHECK(log == journal{"swallowed", "2 cancelled", "gatherer cancelled"});
 }
@@ -475,7 +475,7 @@ TEST_CASE("cancelling the task awaiting a gather raises cancelled_error even if 
 TEST_CASE("a task already cancelled when it awaits a gather never starts the children",
           "[gather][cancel]") {
     bool child_ran = false;
-    CHECK(aio::run(self_cancelled_gather(child_ran)));
+    CHECK(run_virtual(self_cancelled_gather(child_ran)));
     CHECK_FALSE(child_ran);
 }
 
@@ -489,6 +489,6 @@ TEST_CASE("a cancellation of the awaiting task that arrives while gather starts 
           "cancels the children",
           "[gather][cancel]") {
     journal log;
-    CHECK(aio::run(cancelled_while_starting_children(log)));
+    CHECK(run_virtual(cancelled_while_starting_children(log)));
     CHECK(log == journal{"2 cancelled"});
 }

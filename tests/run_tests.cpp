@@ -147,7 +147,7 @@ TEST_CASE("run(main, true) runs the loop in debug mode", "[run]") {
     CHECK(aio::run(describe_running_loop(), true).debug);
 }
 
-TEST_CASE("run cancels the tasks main left behind and lets them clean up", "[run]") {
+TEST_CASE("run cancels the tasks main left behind and lets them clean up", "[run][real_time]") {
     counted::reset_counts();
     std::vector<std::string> log;
     const steady::time_point start = steady::now();

@@ -5,6 +5,7 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -211,7 +212,7 @@ aio::task<shared_result_outcome> shield_a_shared_handle() {
 TEST_CASE("shield keeps a task running to completion when the task awaiting it is cancelled",
           "[shield]") {
     journal log;
-    const shield_outcome out = aio::run(cancel_waiter_of_shielded_handle(log));
+    const shield_outcome out = run_virtual(cancel_waiter_of_shielded_handle(log));
     CHECK(out.waiter_cancelled);
     CHECK(out.waiter_cancelling == 1);
     CHECK(out.work_cancelling == 0);  // the request never reached the work
@@ -223,7 +224,7 @@ TEST_CASE("shield keeps a task running to completion when the task awaiting it i
 TEST_CASE("shield(task) starts the work as a task that outlives its cancelled waiter",
           "[shield]") {
     journal log;
-    const shield_outcome out = aio::run(cancel_waiter_of_shielded_task(log));
+    const shield_outcome out = run_virtual(cancel_waiter_of_shielded_task(log));
     CHECK(out.waiter_cancelled);
     CHECK(log == journal{"waiter cancelled", "main saw the cancellation", "saved"});
 }
@@ -231,7 +232,7 @@ TEST_CASE("shield(task) starts the work as a task that outlives its cancelled wa
 TEST_CASE("without a cancellation, awaiting shield(work) returns the work's value",
           "[shield]") {
     journal log;
-    const shield_outcome out = aio::run(shield_without_cancellation(log));
+    const shield_outcome out = run_virtual(shield_without_cancellation(log));
     CHECK(out.waiter_result == 3);
     CHECK(out.work_result == 4);
     CHECK_FALSE(out.work_cancelled);
@@ -239,13 +240,13 @@ TEST_CASE("without a cancellation, awaiting shield(work) returns the work's valu
 }
 
 TEST_CASE("awaiting shield(work) rethrows the work's exception", "[shield]") {
-    CHECK(aio::run(shield_failure()) == "work failed");
+    CHECK(run_virtual(shield_failure()) == "work failed");
 }
 
 TEST_CASE("cancelling the shielded task itself ends the shielded wait with cancelled_error",
           "[shield]") {
     journal log;
-    const shield_outcome out = aio::run(cancel_the_shielded_work_itself(log));
+    const shield_outcome out = run_virtual(cancel_the_shielded_work_itself(log));
     CHECK(out.work_cancelled);
     CHECK(out.waiter_cancelled);
     CHECK(out.waiter_cancelling == 0);  // the waiter was not asked; its await raised
@@ -256,7 +257,7 @@ TEST_CASE("a task already cancelled when it awaits shield(work) stops at once an
           "runs on",
           "[shield]") {
     journal log;
-    const shield_outcome out = aio::run(already_cancelled_waiter(log));
+    const shield_outcome out = run_virtual(already_cancelled_waiter(log));
     CHECK(out.waiter_cancelled);
     CHECK_FALSE(out.work_cancelled);
     CHECK(out.work_result == 2);
@@ -266,7 +267,7 @@ TEST_CASE("a task already cancelled when it awaits shield(work) stops at once an
 TEST_CASE("a waiter may swallow the shield's cancellation and await the work after all",
           "[shield]") {
     journal log;
-    const shield_outcome out = aio::run(swallow_and_wait_anyway(log));
+    const shield_outcome out = run_virtual(swallow_and_wait_anyway(log));
     CHECK(out.waiter_result == 5);
     CHECK_FALSE(out.waiter_cancelled);
     CHECK_FALSE(out.work_cancelled);
@@ -279,7 +280,7 @@ TEST_CASE("a waiter may swallow the shield's cancellation and await the work aft
 // gather and wait_for do for handle children (gather_handle_child::take).
 TEST_CASE("awaiting shield(handle) copies the result: the handle still holds it",
           "[shield]") {
-    const shared_result_outcome out = aio::run(shield_a_shared_handle());
+    const shared_result_outcome out = run_virtual(shield_a_shared_handle());
     CHECK(out.through_shield == "a string too long for SSO");
     CHECK(out.through_handle == "a string too long for SSO");
 }

@@ -5,6 +5,7 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -104,7 +105,7 @@ aio::task<group_outcome> all_succeed(journal& log) {
 /// Two children fail in the same loop iteration (one shared deadline), the third sleeps.
 aio::task<group_outcome> two_fail_together(journal& log) {
     group_outcome out;
-    const steady::time_point when = steady::now() + 100ms;
+    const steady::time_point when = aio::get_running_loop().time() + 100ms;
     aio::task_group tg;
     aio::task_handle<int> first = tg.create_task(fail_at(when, "first", log));
     aio::task_handle<int> second = tg.create_task(fail_at(when, "second", log));
@@ -124,7 +125,7 @@ aio::task<group_outcome> two_fail_together(journal& log) {
 aio::task<group_outcome> one_fails(journal& log) {
     group_outcome out;
     aio::task_group tg;
-    (void)tg.create_task(fail_at(steady::now() + 50ms, "only", log));
+    (void)tg.create_task(fail_at(aio::get_running_loop().time() + 50ms, "only", log));
     aio::task_handle<int> slow = tg.create_task(sleep_then_clean_up(10s, "slow", log));
     aio::task_handle<int> quick = tg.create_task(value_after(1ms, 1, log));
     try {
@@ -206,7 +207,7 @@ aio::task<bool> create_after_join(journal& log) {
 aio::task<group_outcome> failure_while_body_runs(journal& log) {
     group_outcome out;
     aio::task_group tg;
-    (void)tg.create_task(fail_at(steady::now() + 1ms, "early", log));
+    (void)tg.create_task(fail_at(aio::get_running_loop().time() + 1ms, "early", log));
     while (log.empty()) {  // the body keeps running after the child failed
         co_await aio::sleep(1ms);
     }
@@ -284,9 +285,9 @@ aio::task<group_outcome> cancel_owner_of_failing_cleanup(journal& log) {
 
 TEST_CASE("co_await on a task_group waits for every child when all succeed", "[task_group]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const group_outcome out = aio::run(all_succeed(log));
-    CHECK(steady::now() - start >= 100ms);
+    steady::duration elapsed{};
+    const group_outcome out = run_virtual(all_succeed(log), elapsed);
+    CHECK(elapsed >= 100ms);
     CHECK(out.pending_before == 2);
     CHECK(out.pending_after == 0);
     CHECK(out.results == std::vector<int>{1, 2});
@@ -297,9 +298,9 @@ TEST_CASE("two children failing in the same tick give a task_group_error with bo
           "exceptions, and the third child is cancelled",
           "[task_group]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const group_outcome out = aio::run(two_fail_together(log));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    const group_outcome out = run_virtual(two_fail_together(log), elapsed);
+    CHECK(elapsed < 1s);
     REQUIRE(out.threw_group_error);
     CHECK(out.errors == std::vector<std::string>{"first", "second"});
     CHECK(out.what == "aio::task_group: 2 task(s) failed; first; second");
@@ -311,9 +312,9 @@ TEST_CASE("two children failing in the same tick give a task_group_error with bo
 TEST_CASE("one failing child cancels the unfinished siblings, which may clean up first",
           "[task_group]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const group_outcome out = aio::run(one_fails(log));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    const group_outcome out = run_virtual(one_fails(log), elapsed);
+    CHECK(elapsed < 1s);
     REQUIRE(out.threw_group_error);
     CHECK(out.errors == std::vector<std::string>{"only"});
     CHECK(out.cancelled == std::vector<bool>{true, false});
@@ -325,9 +326,9 @@ TEST_CASE("cancelling the task awaiting a task_group cancels the children and ra
           "cancelled_error once they have finished",
           "[task_group]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const group_outcome out = aio::run(cancel_group_owner(log));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    const group_outcome out = run_virtual(cancel_group_owner(log), elapsed);
+    CHECK(elapsed < 1s);
     CHECK(out.threw_cancelled);
     CHECK(log == journal{"1 cancelled", "two cleaned up", "group owner cancelled"});
 }
@@ -335,24 +336,24 @@ TEST_CASE("cancelling the task awaiting a task_group cancels the children and ra
 TEST_CASE("a task_group child cancelled on its own is not a failure of the group",
           "[task_group]") {
     journal log;
-    const group_outcome out = aio::run(child_cancelled_on_its_own(log));
+    const group_outcome out = run_virtual(child_cancelled_on_its_own(log));
     CHECK(out.cancelled == std::vector<bool>{true, false});
     CHECK(out.results == std::vector<int>{2});
 }
 
 TEST_CASE("awaiting an empty task_group completes at once", "[task_group]") {
-    CHECK(aio::run(empty_group()).pending_before == 0);
+    CHECK(run_virtual(empty_group()).pending_before == 0);
 }
 
 TEST_CASE("a task_group refuses new tasks once it has been awaited", "[task_group]") {
     journal log;
-    CHECK(aio::run(create_after_join(log)));
+    CHECK(run_virtual(create_after_join(log)));
 }
 
 TEST_CASE("a task_group child's failure surfaces at co_await, not in the middle of the body",
           "[task_group]") {
     journal log;
-    const group_outcome out = aio::run(failure_while_body_runs(log));
+    const group_outcome out = run_virtual(failure_while_body_runs(log));
     CHECK(out.threw_group_error);
     CHECK(out.errors == std::vector<std::string>{"early"});
     CHECK(log == journal{"early thrown", "body went on"});
@@ -360,16 +361,16 @@ TEST_CASE("a task_group child's failure surfaces at co_await, not in the middle 
 
 TEST_CASE("a task_group destroyed without being awaited cancels its children", "[task_group]") {
     journal log;
-    const steady::time_point start = steady::now();
-    aio::run(drop_group_unawaited(log));
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    run_virtual(drop_group_unawaited(log), elapsed);
+    CHECK(elapsed < 1s);
     CHECK(log == journal{"1 cancelled", "after the group"});
 }
 
 TEST_CASE("a child failing while the group's owner is being cancelled: task_group_error wins",
           "[task_group]") {
     journal log;
-    const group_outcome out = aio::run(cancel_owner_of_failing_cleanup(log));
+    const group_outcome out = run_virtual(cancel_owner_of_failing_cleanup(log));
     CHECK_FALSE(out.threw_cancelled);
     CHECK(out.threw_group_error);
     CHECK(out.errors == std::vector<std::string>{"cleanup failed"});

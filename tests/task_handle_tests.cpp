@@ -5,6 +5,7 @@
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/event_loop.hpp>
 #include <aio/run.hpp>
@@ -54,8 +55,8 @@ aio::task<void> fail_after(std::chrono::milliseconds delay, std::string what) {
 // Waits (up to 5 s) for `h` to finish without awaiting it: awaiting would retrieve its result.
 template <class T>
 aio::task<void> poll_until_done(aio::task_handle<T> h) {
-    const steady::time_point give_up = steady::now() + 5s;
-    while (!h.done() && steady::now() < give_up) {
+    const steady::time_point give_up = aio::get_running_loop().time() + 5s;
+    while (!h.done() && aio::get_running_loop().time() < give_up) {
         co_await aio::sleep(1ms);
     }
 }
@@ -280,8 +281,8 @@ aio::task<void> finish_later(counted c, bool& finished) {
 aio::task<int> drop_handle_immediately(bool& finished) {
     (void)aio::create_task(finish_later(counted(1), finished));
     const int alive_while_running = counted::alive();
-    const steady::time_point give_up = steady::now() + 5s;
-    while (!finished && steady::now() < give_up) {
+    const steady::time_point give_up = aio::get_running_loop().time() + 5s;
+    while (!finished && aio::get_running_loop().time() < give_up) {
         co_await aio::sleep(1ms);
     }
     co_return alive_while_running;
@@ -333,7 +334,7 @@ aio::task<void> cancel_and_drop() {
 
 TEST_CASE("a created task runs without being awaited, and result() works afterwards",
           "[task_handle]") {
-    const state_outcome outcome = aio::run(create_and_never_await());
+    const state_outcome outcome = run_virtual(create_and_never_await());
     CHECK_FALSE(outcome.done_before);
     CHECK(outcome.done_after);
     CHECK(outcome.result == 42);
@@ -342,12 +343,12 @@ TEST_CASE("a created task runs without being awaited, and result() works afterwa
 TEST_CASE("a created task starts on the next loop iteration, not inside create_task",
           "[task_handle]") {
     std::vector<std::string> log;
-    aio::run(created_task_starts_on_next_iteration(log));
+    run_virtual(created_task_starts_on_next_iteration(log));
     CHECK(log == std::vector<std::string>{"creator continues", "created task", "creator resumed"});
 }
 
 TEST_CASE("handle copies share one task", "[task_handle]") {
-    const sharing_outcome outcome = aio::run(copies_share_state());
+    const sharing_outcome outcome = run_virtual(copies_share_state());
     CHECK(outcome.copy_done);
     CHECK(outcome.copy_result == 9);
     CHECK(outcome.assigned_result == 9);
@@ -356,13 +357,13 @@ TEST_CASE("handle copies share one task", "[task_handle]") {
 
 TEST_CASE("result() and exception() before the task finished throw invalid_state_error",
           "[task_handle]") {
-    const early_access_outcome outcome = aio::run(access_before_done());
+    const early_access_outcome outcome = run_virtual(access_before_done());
     CHECK(outcome.result_threw);
     CHECK(outcome.exception_threw);
 }
 
 TEST_CASE("result() rethrows the task's exception and exception() returns it", "[task_handle]") {
-    const failure_outcome outcome = aio::run(inspect_failure());
+    const failure_outcome outcome = run_virtual(inspect_failure());
     CHECK(outcome.rethrown_message == "handle failed");
     CHECK(outcome.exception_message == "handle failed");
     CHECK(outcome.success_exception_is_null);
@@ -384,30 +385,29 @@ TEST_CASE("create_task of an empty task throws invalid_state_error", "[task_hand
 }
 
 TEST_CASE("several coroutines can await the same handle", "[task_handle]") {
-    CHECK(aio::run(many_waiters()) == std::vector<int>{7, 7, 7});
+    CHECK(run_virtual(many_waiters()) == std::vector<int>{7, 7, 7});
 }
 
 TEST_CASE("awaiting an already finished handle returns at once, without yielding",
           "[task_handle]") {
-    const finished_await_outcome outcome = aio::run(await_finished_handle());
+    const finished_await_outcome outcome = run_virtual(await_finished_handle());
     CHECK(outcome.value == 3);
     CHECK_FALSE(outcome.other_ran_during_await);
 }
 
 TEST_CASE("co_await on a handle yields a reference to the shared result", "[task_handle]") {
-    CHECK(aio::run(lvalue_await_refers_to_shared_result()));
+    CHECK(run_virtual(lvalue_await_refers_to_shared_result()));
 }
 
 TEST_CASE("co_await std::move(handle) yields the value, move-only included", "[task_handle]") {
-    CHECK(aio::run(move_await_takes_value()) == 12);
+    CHECK(run_virtual(move_await_takes_value()) == 12);
 }
 
 TEST_CASE("cancel() ends a sleeping task at once, without waiting for its deadline",
           "[task_handle]") {
     bool saw_cancel = false;
-    const steady::time_point start = steady::now();
-    const cancel_outcome outcome = aio::run(cancel_sleeping_task(saw_cancel));
-    const steady::duration elapsed = steady::now() - start;
+    steady::duration elapsed{};
+    const cancel_outcome outcome = run_virtual(cancel_sleeping_task(saw_cancel), elapsed);
     CHECK(saw_cancel);  // the task itself observed cancelled_error at its sleep
     CHECK(outcome.cancel_returned);
     CHECK(outcome.await_threw_cancelled);
@@ -421,7 +421,7 @@ TEST_CASE("cancel() ends a sleeping task at once, without waiting for its deadli
 
 TEST_CASE("a task cancelled before it starts never runs its body", "[task_handle]") {
     bool body_ran = false;
-    CHECK(aio::run(cancel_before_start(body_ran)));
+    CHECK(run_virtual(cancel_before_start(body_ran)));
     CHECK_FALSE(body_ran);
 }
 
@@ -429,7 +429,7 @@ TEST_CASE("the loop keeps a created task alive until it finishes, though every h
           "[task_handle]") {
     counted::reset_counts();
     bool finished = false;
-    const int alive_while_running = aio::run(drop_handle_immediately(finished));
+    const int alive_while_running = run_virtual(drop_handle_immediately(finished));
     CHECK(alive_while_running == 1);
     CHECK(finished);
     CHECK(counted::alive() == 0);
@@ -441,7 +441,7 @@ TEST_CASE("an exception nobody retrieves is reported on stderr, a retrieved one 
                               retrieval::exception);
     CAPTURE(static_cast<int>(how));
     capture_stderr capture;
-    aio::run(fail_and_retrieve(how));
+    run_virtual(fail_and_retrieve(how));
     const std::string text = capture.stop();
     const bool reported = contains(text, "exception was never retrieved") &&
                           contains(text, "the failure");
@@ -450,7 +450,7 @@ TEST_CASE("an exception nobody retrieves is reported on stderr, a retrieved one 
 
 TEST_CASE("a cancelled task is not reported as an unretrieved exception", "[task_handle]") {
     capture_stderr capture;
-    aio::run(cancel_and_drop());
+    run_virtual(cancel_and_drop());
     const std::string text = capture.stop();
     CHECK_FALSE(contains(text, "never retrieved"));
 }

@@ -6,6 +6,7 @@
 // to a test-owned object that outlives the run): no coroutine lambdas with captures.
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/gather.hpp>
 #include <aio/run.hpp>
@@ -187,7 +188,7 @@ TEST_CASE("task does not start until awaited", "[task]") {
     aio::task<int> t = record_start(started);
     CHECK_FALSE(started);
     CHECK_FALSE(t.is_ready());
-    CHECK(aio::run(std::move(t)) == 7);
+    CHECK(run_virtual(std::move(t)) == 7);
     CHECK(started);
 }
 
@@ -195,31 +196,31 @@ TEST_CASE("task created inside a coroutine does not start until that coroutine a
           "[task]") {
     bool started = false;
     bool started_before_await = true;
-    CHECK(aio::run(create_then_await(started, started_before_await)) == 7);
+    CHECK(run_virtual(create_then_await(started, started_before_await)) == 7);
     CHECK_FALSE(started_before_await);
     CHECK(started);
 }
 
 TEST_CASE("awaiting a task yields its value", "[task]") {
-    CHECK(aio::run(forty_two()) == 42);
+    CHECK(run_virtual(forty_two()) == 42);
 }
 
 TEST_CASE("awaiting a task<void> runs it to completion", "[task]") {
     int target = 0;
-    CHECK(aio::run(await_void_child(target)) == 10);
+    CHECK(run_virtual(await_void_child(target)) == 10);
     CHECK(target == 5);
 }
 
 TEST_CASE("task<T&> yields a reference to the object the coroutine returned", "[task]") {
     int target = 1;
-    int* address = aio::run(address_via_reference(target));
+    int* address = run_virtual(address_via_reference(target));
     CHECK(address == &target);
     CHECK(target == 2);
 }
 
 TEST_CASE("task<std::unique_ptr<int>> yields a move-only result", "[task]") {
-    CHECK(aio::run(unwrap_unique()) == 9);
-    std::unique_ptr<int> p = aio::run(make_unique_int(11));
+    CHECK(run_virtual(unwrap_unique()) == 9);
+    std::unique_ptr<int> p = run_virtual(make_unique_int(11));
     REQUIRE(p != nullptr);
     CHECK(*p == 11);
 }
@@ -227,7 +228,7 @@ TEST_CASE("task<std::unique_ptr<int>> yields a move-only result", "[task]") {
 TEST_CASE("co_await on an lvalue task yields a reference into its frame, copying nothing",
           "[task]") {
     counted::reset_counts();
-    const await_counts counts = aio::run(await_lvalue_task());
+    const await_counts counts = run_virtual(await_lvalue_task());
     CHECK(counts.value == 3);
     CHECK(counts.same_object_on_second_look);
     CHECK(counts.copies == 0);
@@ -239,7 +240,7 @@ TEST_CASE("co_await on an lvalue task yields a reference into its frame, copying
 
 TEST_CASE("co_await std::move(task) moves the value out, and it outlives the task", "[task]") {
     counted::reset_counts();
-    const await_counts counts = aio::run(await_rvalue_task());
+    const await_counts counts = run_virtual(await_rvalue_task());
     CHECK(counts.value == 4);
     CHECK(counts.copies == 0);
     CHECK(counts.moves >= 2);  // into the promise, then out of it
@@ -268,16 +269,16 @@ TEST_CASE("moving a task transfers its frame and leaves the moved-from task empt
     CHECK(a.is_ready());     // nothing left to run
     CHECK(b.valid());
     CHECK(counted::alive() == 1);
-    CHECK(aio::run(std::move(b)) == 6);
+    CHECK(run_virtual(std::move(b)) == 6);
     CHECK(counted::alive() == 0);
 }
 
 TEST_CASE("awaiting an empty (moved-from) task throws invalid_state_error", "[task]") {
-    CHECK_THROWS_AS(aio::run(await_moved_from_task()), aio::invalid_state_error);
+    CHECK_THROWS_AS(run_virtual(await_moved_from_task()), aio::invalid_state_error);
 }
 
 TEST_CASE("a child that suspends resumes its parent when it finishes", "[task]") {
-    CHECK(aio::run(add_values_after_sleeps()) == 42);
+    CHECK(run_virtual(add_values_after_sleeps()) == 42);
 }
 
 TEST_CASE("an exception propagates through three levels of nested awaits", "[task]") {
@@ -286,10 +287,10 @@ TEST_CASE("an exception propagates through three levels of nested awaits", "[tas
     std::vector<std::string> trace;
 
     SECTION("to the awaiting coroutine") {
-        CHECK(aio::run(catch_from_level1(suspend_first, trace)) == "level 3 failed");
+        CHECK(run_virtual(catch_from_level1(suspend_first, trace)) == "level 3 failed");
     }
     SECTION("out of aio::run, with its type") {
-        CHECK_THROWS_AS(aio::run(level1(suspend_first, trace)), test_error);
+        CHECK_THROWS_AS(run_virtual(level1(suspend_first, trace)), test_error);
     }
     // Nothing after a failed co_await ran.
     CHECK(trace == std::vector<std::string>{"level1", "level2", "level3"});
@@ -299,7 +300,7 @@ TEST_CASE("a million synchronously completing co_awaits do not overflow the stac
     // At -O0 and under ASan GCC does not turn symmetric transfer into a tail call; the stack
     // must stay flat anyway (see detail/task_promise.hpp).
     constexpr int count = 1'000'000;
-    CHECK(aio::run(sum_of_ones(count)) == count);
+    CHECK(run_virtual(sum_of_ones(count)) == count);
 }
 
 namespace {

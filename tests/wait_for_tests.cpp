@@ -5,8 +5,10 @@
 // (not timeout_error); tasks, task handles and plain awaitables are accepted; no timer is left
 // behind.
 //
-// Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
+// Scenarios are coroutines that return what they observed; the REQUIREs stay outside. They run
+// on virtual time (helpers/virtual_time.hpp), so timeouts and elapsed times are exact.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -174,8 +176,9 @@ aio::task<timed_outcome> work_fails_while_timing_out() {
     co_return co_await observe(op, nullptr);
 }
 
-aio::task<timed_outcome> until_deadline(steady::time_point deadline,
+aio::task<timed_outcome> until_deadline(steady::duration deadline_from_now,
                                         std::chrono::milliseconds work) {
+    const steady::time_point deadline = aio::get_running_loop().time() + deadline_from_now;
     auto op = aio::wait_until(value_after(work, 5), deadline);
     co_return co_await observe(op, nullptr);
 }
@@ -301,11 +304,12 @@ aio::task<int> value_at(steady::time_point when, int value) {
     co_return value;
 }
 
-/// Blocks the loop (no suspension) from `from` to `until`, so that timers pile up.
+/// Keeps the loop busy (no suspension) from `from` to `until`, so that timers pile up: on
+/// virtual time, the clock moves while nothing else runs.
 aio::task<void> block_loop(steady::time_point from, steady::time_point until) {
     co_await aio::sleep_until(from);
-    while (steady::now() < until) {
-    }
+    aio::event_loop& loop = aio::get_running_loop();
+    loop.advance(until - loop.time());
 }
 
 aio::task<int> wait_for_in_own_frame(steady::time_point work_done,
@@ -315,9 +319,9 @@ aio::task<int> wait_for_in_own_frame(steady::time_point work_done,
 }
 
 aio::task<int> work_and_timeout_due_together() {
-    const steady::time_point d = steady::now() + 10ms;
+    const steady::time_point d = aio::get_running_loop().time() + 10ms;
     aio::task_handle<void> blocker = aio::create_task(block_loop(d - 5ms, d + 20ms));
-    // When the loop gets going again, the work's timer (d) and the timeout (about d + 5 ms) are
+    // When the loop gets going again, the work's timer (d) and the timeout (d + 5 ms) are
     // both due: the work finishes first and hands its value straight back...
     const int value = co_await wait_for_in_own_frame(d, 15ms);
     // ...and the frame holding the wait_for is gone. Whatever the loop still dispatches must not
@@ -359,23 +363,21 @@ TEST_CASE("wait_for on a 10 s sleep with a 20 ms timeout throws timeout_error we
           "second, once the work has finished its cleanup",
           "[wait_for]") {
     journal log;
-    const steady::time_point start = steady::now();
-    const timed_outcome out = aio::run(timeout_on_long_sleep(log));
-    const steady::duration elapsed = steady::now() - start;
+    steady::duration elapsed{};
+    const timed_outcome out = run_virtual(timeout_on_long_sleep(log), elapsed);
     CHECK(out.how == ending::timeout);
     CHECK(out.message == "aio::timeout_error: the operation timed out");
     CHECK(out.log_size_when_seen == 2);  // "cleaned up" was logged before the error was seen
     CHECK(log == journal{"cleaning up", "cleaned up"});
     CHECK(out.timers_after == 0);
-    CHECK(elapsed >= 25ms);  // 20 ms timeout + 5 ms cleanup
-    CHECK(elapsed < 1s);
+    CHECK(elapsed == 25ms);  // 20 ms timeout + 5 ms cleanup
 }
 
 TEST_CASE("wait_for returns the work's value when it finishes in time, and drops its timer",
           "[wait_for]") {
-    const steady::time_point start = steady::now();
-    const timed_outcome out = aio::run(value_in_time());
-    CHECK(steady::now() - start < 1s);  // the 10 s timeout was not waited for
+    steady::duration elapsed{};
+    const timed_outcome out = run_virtual(value_in_time(), elapsed);
+    CHECK(elapsed == 5ms);  // the 10 s timeout was not waited for
     CHECK(out.how == ending::value);
     CHECK(out.value == 3);
     CHECK(out.timers_after == 0);
@@ -386,14 +388,14 @@ TEST_CASE("wait_for returns the value of work that completes without suspending,
           "[wait_for]") {
     const auto timeout = GENERATE(0ms, 10ms);
     CAPTURE(timeout.count());
-    const timed_outcome out = aio::run(value_without_suspending(timeout));
+    const timed_outcome out = run_virtual(value_without_suspending(timeout));
     CHECK(out.how == ending::value);
     CHECK(out.value == 8);
     CHECK(out.timers_after == 0);
 }
 
 TEST_CASE("wait_for with a zero timeout times out work that suspends", "[wait_for]") {
-    const timed_outcome out = aio::run(zero_timeout_on_suspending_work());
+    const timed_outcome out = run_virtual(zero_timeout_on_suspending_work());
     CHECK(out.how == ending::timeout);
     CHECK(out.timers_after == 0);
 }
@@ -401,7 +403,7 @@ TEST_CASE("wait_for with a zero timeout times out work that suspends", "[wait_fo
 TEST_CASE("wait_for returns the value of work that swallows the timeout's cancellation",
           "[wait_for]") {
     journal log;
-    const timed_outcome out = aio::run(swallowed_timeout(log));
+    const timed_outcome out = run_virtual(swallowed_timeout(log));
     CHECK(out.how == ending::value);
     CHECK(out.value == 42);
     CHECK(log == journal{"swallowed"});
@@ -409,12 +411,12 @@ TEST_CASE("wait_for returns the value of work that swallows the timeout's cancel
 
 TEST_CASE("wait_for rethrows the work's own exception", "[wait_for]") {
     SECTION("raised before the timeout") {
-        const timed_outcome out = aio::run(work_fails_in_time());
+        const timed_outcome out = run_virtual(work_fails_in_time());
         CHECK(out.how == ending::error);
         CHECK(out.message == "work failed");
     }
     SECTION("raised while handling the timeout's cancellation: it replaces timeout_error") {
-        const timed_outcome out = aio::run(work_fails_while_timing_out());
+        const timed_outcome out = run_virtual(work_fails_while_timing_out());
         CHECK(out.how == ending::error);
         CHECK(out.message == "failed while cancelled");
     }
@@ -423,7 +425,7 @@ TEST_CASE("wait_for rethrows the work's own exception", "[wait_for]") {
 TEST_CASE("timeout_error is a std::runtime_error, caught by catch (const std::exception&)",
           "[wait_for]") {
     static_assert(std::is_base_of_v<std::runtime_error, aio::timeout_error>);
-    CHECK(aio::run(catch_timeout_as_std_exception()) ==
+    CHECK(run_virtual(catch_timeout_as_std_exception()) ==
           "aio::timeout_error: the operation timed out");
 }
 
@@ -431,60 +433,59 @@ TEST_CASE("cancelling the task awaiting wait_for throws cancelled_error, not tim
           "and cancels the work",
           "[wait_for]") {
     journal log;
-    const steady::time_point start = steady::now();
+    steady::duration elapsed{};
     const auto timeout = GENERATE(500ms, 10'000ms);  // cancelled (at 5 ms) before either
     CAPTURE(timeout.count());
     // The waiter logs what it saw, then ends cancelled.
-    const waiter_cancel_outcome out = aio::run(cancel_the_waiter(observe_cancel(timeout, log)));
+    const waiter_cancel_outcome out =
+        run_virtual(cancel_the_waiter(observe_cancel(timeout, log)), elapsed);
     CHECK_FALSE(out.waiter_cancelled);  // observe() caught it and returned
     CHECK(out.waiter.how == ending::cancelled);
     CHECK(out.waiter.log_size_when_seen == 1);  // the work had finished when the error was seen
     CHECK(log == journal{"work cancelled"});
     CHECK(out.waiter.timers_after == 0);
-    CHECK(steady::now() - start < 1s);
+    CHECK(elapsed == 5ms);
 }
 
 TEST_CASE("cancelling the task awaiting wait_for throws cancelled_error even if the work "
           "swallows the cancellation",
           "[wait_for]") {
     journal log;
-    const waiter_cancel_outcome out = aio::run(cancel_the_waiter(wait_for_swallowing(log)));
+    const waiter_cancel_outcome out = run_virtual(cancel_the_waiter(wait_for_swallowing(log)));
     CHECK(out.waiter.how == ending::cancelled);
     CHECK(log == journal{"swallowed"});
 }
 
 TEST_CASE("wait_until gives up at an absolute deadline", "[wait_for]") {
     SECTION("the deadline comes first") {
-        const steady::time_point start = steady::now();
-        const timed_outcome out = aio::run(until_deadline(start + 20ms, 10'000ms));
-        const steady::duration elapsed = steady::now() - start;
+        steady::duration elapsed{};
+        const timed_outcome out = run_virtual(until_deadline(20ms, 10'000ms), elapsed);
         CHECK(out.how == ending::timeout);
-        CHECK(elapsed >= 20ms);
-        CHECK(elapsed < 1s);
+        CHECK(elapsed == 20ms);
     }
     SECTION("the work comes first") {
-        const steady::time_point start = steady::now();
-        const timed_outcome out = aio::run(until_deadline(start + 10s, 5ms));
+        steady::duration elapsed{};
+        const timed_outcome out = run_virtual(until_deadline(10s, 5ms), elapsed);
         CHECK(out.how == ending::value);
         CHECK(out.value == 5);
         CHECK(out.timers_after == 0);
-        CHECK(steady::now() - start < 1s);
+        CHECK(elapsed == 5ms);
     }
     SECTION("a deadline in the past times out work that suspends") {
-        const timed_outcome out = aio::run(until_deadline(steady::now() - 1s, 5ms));
+        const timed_outcome out = run_virtual(until_deadline(-1s, 5ms));
         CHECK(out.how == ending::timeout);
     }
 }
 
 TEST_CASE("wait_for on a task handle cancels the task on timeout", "[wait_for]") {
     SECTION("timeout") {
-        const handle_outcome out = aio::run(wait_for_handle(10'000ms, 10ms));
+        const handle_outcome out = run_virtual(wait_for_handle(10'000ms, 10ms));
         CHECK(out.timed.how == ending::timeout);
         CHECK(out.done);
         CHECK(out.cancelled);
     }
     SECTION("in time: the handle keeps the result") {
-        const handle_outcome out = aio::run(wait_for_handle(5ms, 10'000ms));
+        const handle_outcome out = run_virtual(wait_for_handle(5ms, 10'000ms));
         CHECK(out.timed.how == ending::value);
         CHECK(out.timed.value == 6);
         CHECK_FALSE(out.cancelled);
@@ -493,36 +494,36 @@ TEST_CASE("wait_for on a task handle cancels the task on timeout", "[wait_for]")
 }
 
 TEST_CASE("wait_for accepts a plain awaitable such as a sleep", "[wait_for]") {
-    const steady::time_point start = steady::now();
-    CHECK(aio::run(wait_for_a_plain_sleep()) == ending::timeout);
-    CHECK(steady::now() - start < 1s);
+    steady::duration elapsed{};
+    CHECK(run_virtual(wait_for_a_plain_sleep(), elapsed) == ending::timeout);
+    CHECK(elapsed == 10ms);
 }
 
 TEST_CASE("nested wait_for: the shorter timeout wins", "[wait_for]") {
     journal log;
-    const steady::time_point start = steady::now();
+    steady::duration elapsed{};
     SECTION("the outer one is shorter: the outer wait_for times out") {
-        const timed_outcome out = aio::run(nested(10'000ms, 10ms, log));
+        const timed_outcome out = run_virtual(nested(10'000ms, 10ms, log), elapsed);
         CHECK(out.how == ending::timeout);
     }
     SECTION("the inner one is shorter: its timeout_error passes through the outer one") {
-        const timed_outcome out = aio::run(nested(10ms, 10'000ms, log));
+        const timed_outcome out = run_virtual(nested(10ms, 10'000ms, log), elapsed);
         CHECK(out.how == ending::timeout);
         CHECK(out.timers_after == 0);
     }
     CHECK(log == journal{"cleaning up", "cleaned up"});
-    CHECK(steady::now() - start < 1s);
+    CHECK(elapsed == 11ms);  // the timeout, then the work's 1 ms cleanup
 }
 
 TEST_CASE("a task cancelled before it reaches wait_for never starts the work", "[wait_for]") {
     bool work_ran = false;
-    const timed_outcome out = aio::run(self_cancelled_wait_for(work_ran));
+    const timed_outcome out = run_virtual(self_cancelled_wait_for(work_ran));
     CHECK(out.how == ending::cancelled);
     CHECK_FALSE(work_ran);
 }
 
 TEST_CASE("wait_for accepts an effectively infinite timeout", "[wait_for]") {
-    const timed_outcome out = aio::run(effectively_no_timeout());
+    const timed_outcome out = run_virtual(effectively_no_timeout());
     CHECK(out.how == ending::value);
     CHECK(out.value == 4);
     CHECK(out.timers_after == 0);
@@ -540,7 +541,7 @@ TEST_CASE("wait_for with a NaN timeout throws std::invalid_argument", "[wait_for
 // step -- the work is cancelled: timeout_error. What matters is that nothing is left behind.
 TEST_CASE("a wait_for whose work and timeout are due in the same iteration times out cleanly",
           "[wait_for]") {
-    CHECK_THROWS_AS(aio::run(work_and_timeout_due_together()), aio::timeout_error);
+    CHECK_THROWS_AS(run_virtual(work_and_timeout_due_together()), aio::timeout_error);
 }
 
 // Regression (fixed): a cancel() of the awaiting task that arrives while wait_for starts the work
@@ -552,6 +553,6 @@ TEST_CASE("a cancellation of the awaiting task that arrives while wait_for start
           "cancels the work",
           "[wait_for]") {
     journal log;
-    CHECK(aio::run(cancelled_while_starting_work(log)));
+    CHECK(run_virtual(cancelled_while_starting_work(log)));
     CHECK(log == journal{"work cancelled"});
 }

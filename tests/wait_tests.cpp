@@ -5,6 +5,7 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -72,7 +73,7 @@ aio::task<wait_outcome> wait_scenario(std::vector<int> delays, aio::return_when 
             tasks.push_back(aio::create_task(fail_after(std::chrono::milliseconds(-d), "failed")));
         }
     }
-    const steady::time_point start = steady::now();
+    const steady::time_point start = aio::get_running_loop().time();
     aio::wait_result<int> result;
     if (timeout.count() > 0) {
         auto op = aio::wait(tasks, timeout, when);
@@ -81,7 +82,7 @@ aio::task<wait_outcome> wait_scenario(std::vector<int> delays, aio::return_when 
         auto op = aio::wait(tasks, when);
         result = co_await op;
     }
-    out.elapsed = steady::now() - start;
+    out.elapsed = aio::get_running_loop().time() - start;
     out.timers_after = aio::get_running_loop().timer_count() - result.pending.size();
     for (const auto& h : result.done) {
         out.done.push_back(h.exception() ? -1 : h.result());
@@ -281,11 +282,12 @@ aio::task<int> value_at(steady::time_point when, int value) {
     co_return value;
 }
 
-/// Blocks the loop (no suspension) from `from` to `until`, so that timers pile up.
+/// Keeps the loop busy (no suspension) from `from` to `until`, so that timers pile up: on
+/// virtual time, the clock moves while nothing else runs.
 aio::task<void> block_loop(steady::time_point from, steady::time_point until) {
     co_await aio::sleep_until(from);
-    while (steady::now() < until) {
-    }
+    aio::event_loop& loop = aio::get_running_loop();
+    loop.advance(until - loop.time());
 }
 
 aio::task<std::size_t> wait_in_own_frame(handles tasks, std::chrono::milliseconds timeout) {
@@ -295,7 +297,7 @@ aio::task<std::size_t> wait_in_own_frame(handles tasks, std::chrono::millisecond
 }
 
 aio::task<std::size_t> completion_then_timeout_in_next_iteration() {
-    const steady::time_point d = steady::now() + 10ms;
+    const steady::time_point d = aio::get_running_loop().time() + 10ms;
     handles tasks{aio::create_task(value_at(d, 1))};
     aio::task_handle<void> blocker = aio::create_task(block_loop(d, d + 20ms));
     // At d the task finishes (its waiter is queued for the next iteration), then the blocker
@@ -312,7 +314,7 @@ aio::task<std::size_t> completion_then_timeout_in_next_iteration() {
 TEST_CASE("wait with all_completed returns when every task has finished, in the order given",
           "[wait]") {
     const wait_outcome out =
-        aio::run(wait_scenario({20, 5, 10}, aio::return_when::all_completed, 0ms));
+        run_virtual(wait_scenario({20, 5, 10}, aio::return_when::all_completed, 0ms));
     CHECK(out.done == std::vector<int>{1, 2, 3});
     CHECK(out.pending == 0);
     CHECK(out.elapsed >= 20ms);
@@ -322,7 +324,7 @@ TEST_CASE("wait with all_completed returns when every task has finished, in the 
 TEST_CASE("wait with first_completed returns after the first task; the others keep running",
           "[wait]") {
     const wait_outcome out =
-        aio::run(wait_scenario({200, 5, 150}, aio::return_when::first_completed, 0ms));
+        run_virtual(wait_scenario({200, 5, 150}, aio::return_when::first_completed, 0ms));
     CHECK(out.done == std::vector<int>{2});
     CHECK(out.pending == 2);
     CHECK(out.pending_cancelling == 0);
@@ -336,7 +338,7 @@ TEST_CASE("wait with first_exception returns at the first failure, or when all c
           "[wait]") {
     SECTION("a task fails") {
         const wait_outcome out =
-            aio::run(wait_scenario({5, -60, 200}, aio::return_when::first_exception, 0ms));
+            run_virtual(wait_scenario({5, -60, 200}, aio::return_when::first_exception, 0ms));
         CHECK(out.done == std::vector<int>{1, -1});  // the first task had finished too
         CHECK(out.pending == 1);
         CHECK_FALSE(out.any_pending_cancelled);
@@ -345,13 +347,13 @@ TEST_CASE("wait with first_exception returns at the first failure, or when all c
     }
     SECTION("no task fails") {
         const wait_outcome out =
-            aio::run(wait_scenario({5, 10, 15}, aio::return_when::first_exception, 0ms));
+            run_virtual(wait_scenario({5, 10, 15}, aio::return_when::first_exception, 0ms));
         CHECK(out.done == std::vector<int>{1, 2, 3});
         CHECK(out.pending == 0);
         CHECK(out.elapsed >= 15ms);
     }
     SECTION("a cancelled task is not a failure") {
-        const wait_outcome out = aio::run(first_exception_ignores_cancelled());
+        const wait_outcome out = run_virtual(first_exception_ignores_cancelled());
         CHECK(out.pending == 0);
         CHECK(out.done == std::vector<int>{2});
     }
@@ -362,8 +364,8 @@ TEST_CASE("wait with a timeout returns the unfinished tasks as pending and cance
     const auto when = GENERATE(aio::return_when::all_completed, aio::return_when::first_completed,
                                aio::return_when::first_exception);
     CAPTURE(static_cast<int>(when));
-    const steady::time_point start = steady::now();
-    const wait_outcome out = aio::run(wait_scenario({100, 150}, when, 20ms));
+    steady::duration elapsed{};
+    const wait_outcome out = run_virtual(wait_scenario({100, 150}, when, 20ms), elapsed);
     CHECK(out.done.empty());
     CHECK(out.pending == 2);
     CHECK(out.pending_cancelling == 0);
@@ -372,41 +374,41 @@ TEST_CASE("wait with a timeout returns the unfinished tasks as pending and cance
     CHECK(out.timers_after == 0);  // only the pending tasks' own sleeps remain
     CHECK_FALSE(out.any_pending_cancelled);
     CHECK(out.pending_later == std::vector<int>{1, 2});  // they ran to the end
-    CHECK(steady::now() - start >= 150ms);
+    CHECK(elapsed >= 150ms);
 }
 
 TEST_CASE("wait with a timeout that the tasks beat returns early and drops its timer", "[wait]") {
     const wait_outcome out =
-        aio::run(wait_scenario({5, 10}, aio::return_when::all_completed, 10'000ms));
+        run_virtual(wait_scenario({5, 10}, aio::return_when::all_completed, 10'000ms));
     CHECK(out.done == std::vector<int>{1, 2});
     CHECK(out.timers_after == 0);
     CHECK(out.elapsed < 1s);
 }
 
 TEST_CASE("wait on finished tasks returns without suspending", "[wait]") {
-    CHECK(aio::run(wait_on_finished_tasks()) == 2);
+    CHECK(run_virtual(wait_on_finished_tasks()) == 2);
 }
 
 TEST_CASE("wait on an empty set of tasks throws std::invalid_argument", "[wait]") {
-    CHECK(aio::run(wait_on_nothing()));
+    CHECK(run_virtual(wait_on_nothing()));
 }
 
 TEST_CASE("cancelling the task awaiting wait stops the waiting and cancels none of the tasks",
           "[wait]") {
-    const waiter_cancel_outcome out = aio::run(cancel_a_waiter());
+    const waiter_cancel_outcome out = run_virtual(cancel_a_waiter());
     CHECK(out.waiter_cancelled);
     CHECK_FALSE(out.tasks_cancelled);
     CHECK(out.values == std::vector<int>{1, 2});
 }
 
 TEST_CASE("as_completed yields the tasks in the order they finish", "[wait][as_completed]") {
-    CHECK(aio::run(in_completion_order({150, 50, 100, 0})) == std::vector<int>{4, 2, 3, 1});
+    CHECK(run_virtual(in_completion_order({150, 50, 100, 0})) == std::vector<int>{4, 2, 3, 1});
 }
 
 TEST_CASE("as_completed yields finished tasks first and failed tasks like the others, then "
           "refuses another next()",
           "[wait][as_completed]") {
-    const as_completed_mixed_outcome out = aio::run(as_completed_mixed());
+    const as_completed_mixed_outcome out = run_virtual(as_completed_mixed());
     CHECK(out.order == std::vector<std::string>{"3", "two", "1"});
     CHECK(out.remaining_at_end == 0);
     CHECK(out.extra_next_threw);
@@ -414,7 +416,7 @@ TEST_CASE("as_completed yields finished tasks first and failed tasks like the ot
 
 TEST_CASE("cancelling the task awaiting as_completed's next() cancels none of the tasks",
           "[wait][as_completed]") {
-    const waiter_cancel_outcome out = aio::run(cancel_an_as_completed_waiter());
+    const waiter_cancel_outcome out = run_virtual(cancel_an_as_completed_waiter());
     CHECK(out.waiter_cancelled);
     CHECK_FALSE(out.tasks_cancelled);
     CHECK(out.values == std::vector<int>{1, 2});
@@ -422,7 +424,7 @@ TEST_CASE("cancelling the task awaiting as_completed's next() cancels none of th
 
 TEST_CASE("a task already cancelled when it awaits wait gets cancelled_error at once",
           "[wait]") {
-    const self_cancel_outcome out = aio::run(self_cancelled_waiter(false));
+    const self_cancel_outcome out = run_virtual(self_cancelled_waiter(false));
     CHECK(out.cancelled);
     CHECK_FALSE(out.tasks_done_when_cancelled);
 }
@@ -433,7 +435,7 @@ TEST_CASE("a task already cancelled when it awaits wait gets cancelled_error at 
 TEST_CASE("a task already cancelled when it awaits as_completed's next() gets cancelled_error "
           "at once",
           "[wait][as_completed]") {
-    const self_cancel_outcome out = aio::run(self_cancelled_waiter(true));
+    const self_cancel_outcome out = run_virtual(self_cancelled_waiter(true));
     CHECK(out.cancelled);
     CHECK_FALSE(out.tasks_done_when_cancelled);
 }
@@ -444,5 +446,5 @@ TEST_CASE("a task already cancelled when it awaits as_completed's next() gets ca
 TEST_CASE("a wait whose timeout fires just after the tasks completed returns them as done and "
           "leaves nothing behind",
           "[wait]") {
-    CHECK(aio::run(completion_then_timeout_in_next_iteration()) == 1);
+    CHECK(run_virtual(completion_then_timeout_in_next_iteration()) == 1);
 }

@@ -13,6 +13,9 @@
 // that were ready when the iteration began (so a task that keeps yielding cannot starve the
 // others — asyncio's `ntodo`).
 //
+// Time: loop.time() is steady_clock, or virtual time for tests (`event_loop loop{virtual_time}`,
+// see detail/loop_clock.hpp): every sleep, timeout and call_later reads the loop's clock.
+//
 // Lifetime rules: the loop owns every created task until it finishes. close() (or the
 // destructor) drops what is still pending: frames are destroyed as soon as no handle refers to
 // them, nothing leaks, and in debug mode each is reported. Only the thread-local "running loop"
@@ -23,6 +26,7 @@
 
 #include "detail/callback.hpp"
 #include "detail/idle_wait.hpp"
+#include "detail/loop_clock.hpp"
 #include "detail/ready_queue.hpp"
 #include "detail/task_registry.hpp"
 #include "detail/timer_queue.hpp"
@@ -67,6 +71,9 @@ public:
     using time_point = clock::time_point;
 
     event_loop() = default;
+    /// A loop on virtual time (see detail/loop_clock.hpp): the clock moves only through
+    /// advance() or, with autojump, to the next timer when nothing is ready.
+    explicit event_loop(virtual_time_t v) noexcept : m_clock(v) {}
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
     ~event_loop() { close_now(); }
@@ -173,15 +180,24 @@ public:
         node->m_timer.m_deadline = when;
         node->m_timer.m_target = detail::make_ready_item(node.get(), detail::ready_kind::callback);
         node->m_queue = &m_timers;
-        m_timers.push(node->m_timer);  // strong guarantee: on failure the node is freed
+        push_timer(node->m_timer);  // strong guarantee: on failure the node is freed
         return callback_handle(node.release());
     }
     template <class Rep, class Period, class F>
     callback_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f) {
         return call_at(deadline_after(delay), std::forward<F>(f));
     }
-    /// The loop's clock (loop.time()): std::chrono::steady_clock, never jumps.
-    [[nodiscard]] time_point time() const noexcept { return clock::now(); }
+    /// The loop's clock (loop.time()): std::chrono::steady_clock, never jumps; or, on virtual
+    /// time, the virtual clock.
+    [[nodiscard]] time_point time() const noexcept { return m_clock.now(); }
+    /// Virtual time: moves the clock forward by `delay` at once; timers now due fire at the next
+    /// iteration's timer pass (the next run if the loop is not running). A negative delay is
+    /// std::invalid_argument; on real time, invalid_state_error.
+    template <class Rep, class Period>
+    void advance(std::chrono::duration<Rep, Period> delay) {
+        m_clock.advance(delay);
+    }
+    [[nodiscard]] bool uses_virtual_time() const noexcept { return m_clock.is_virtual(); }
 
     void set_debug(bool enabled) noexcept { m_debug = enabled; }
     [[nodiscard]] bool get_debug() const noexcept { return m_debug; }
@@ -193,7 +209,7 @@ public:
     void schedule(std::coroutine_handle<> h) override {
         m_ready.push(detail::make_ready_item(h.address(), detail::ready_kind::resume));
     }
-    void add_timer(detail::timer_node& node) { m_timers.push(node); }
+    void add_timer(detail::timer_node& node) { push_timer(node); }
     bool interrupt_timer(detail::timer_node& node) override {
         if (!node.linked()) {
             return false;  // it fired: the sleeper is queued already
@@ -218,8 +234,8 @@ public:
     /// `now + delay`, rounded up to the clock's tick and saturated: a sleep never wakes early
     /// and an enormous delay means "forever" instead of overflowing.
     template <class Rep, class Period>
-    static time_point deadline_after(std::chrono::duration<Rep, Period> delay) {
-        return detail::saturating_deadline(clock::now(), delay);
+    time_point deadline_after(std::chrono::duration<Rep, Period> delay) const {
+        return detail::saturating_deadline(time(), delay);
     }
 
 private:
@@ -266,6 +282,10 @@ private:
     }
 
     void run_once();
+    void idle_virtual(time_point deadline);
+    void push_timer(detail::timer_node& node) {
+        m_timers.push(node, [this]() noexcept { return time(); });
+    }
     void dispatch(std::uintptr_t item);
     void start_tasks(std::size_t first, std::size_t count);
     void start_task(detail::task_root& root);
@@ -327,6 +347,7 @@ private:
     detail::timer_queue m_timers;
     detail::task_registry m_tasks;  // pending created tasks (asyncio.all_tasks)
     detail::idle_wait m_idle;
+    detail::loop_clock m_clock;
     bool m_running = false;
     bool m_stopping = false;
     bool m_closed = false;

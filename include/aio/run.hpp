@@ -20,12 +20,9 @@
 
 namespace aio {
 
+namespace detail {
 template <class T>
-T run(task<T> main, bool debug = false) {
-    if (detail::running_loop_slot() != nullptr) {
-        throw event_loop_error("aio::run: cannot be called while an event loop is running");
-    }
-    event_loop loop;
+T run_on(event_loop& loop, task<T> main, bool debug) {
     loop.set_debug(debug);
     struct shutdown {
         event_loop& loop;
@@ -38,6 +35,29 @@ T run(task<T> main, bool debug = false) {
         }
     } on_exit{loop};
     return loop.run_until_complete(std::move(main));
+}
+
+inline void check_no_running_loop() {
+    if (running_loop_slot() != nullptr) {
+        throw event_loop_error("aio::run: cannot be called while an event loop is running");
+    }
+}
+} // namespace detail
+
+template <class T>
+T run(task<T> main, bool debug = false) {
+    detail::check_no_running_loop();
+    event_loop loop;
+    return detail::run_on(loop, std::move(main), debug);
+}
+
+/// The same on a loop with virtual time (see event_loop.hpp): `aio::run(main(),
+/// aio::virtual_time)` runs hours of sleeps in an instant, in the order real time would give.
+template <class T>
+T run(task<T> main, virtual_time_t clock, bool debug = false) {
+    detail::check_no_running_loop();
+    event_loop loop{clock};
+    return detail::run_on(loop, std::move(main), debug);
 }
 
 } // namespace aio

@@ -79,11 +79,11 @@ public:
             const clock::duration delay = deadline.time_since_epoch();
             passed = delay <= clock::duration::zero();
             // sleep(0) is due "now"; the clock is read only if a timer could be due by then
-            deadline = !passed                   ? saturating_deadline(clock::now(), delay)
-                       : loop.timer_count() != 0 ? clock::now()
+            deadline = !passed                   ? saturating_deadline(loop.time(), delay)
+                       : loop.timer_count() != 0 ? loop.time()
                                                  : clock::time_point::min();
         } else {
-            passed = deadline <= clock::now();
+            passed = deadline <= loop.time();
         }
         m_node.m_deadline = deadline;
         m_node.m_target = make_ready_item(self.address(), ready_kind::resume);
@@ -146,8 +146,9 @@ template <class Rep, class Period>
     return detail::sleep_awaiter::after(detail::to_clock_duration(delay));
 }
 
-/// Suspends the calling task until `deadline` (a steady_clock time point). A deadline in the
-/// past yields once (after the sleeps due no later that started first).
+/// Suspends the calling task until `deadline` on the loop's clock (loop.time()). A deadline
+/// that has passed by the time of co_await yields once (after the sleeps due no later that
+/// started first).
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(event_loop::time_point deadline) {
     return detail::sleep_awaiter::at(deadline);
 }

@@ -81,7 +81,7 @@ public:
         }
         m_watch.watch(m_tasks, *this);
         if (m_timeout) {
-            m_timer.m_deadline = saturating_deadline(clock::now(), *m_timeout);
+            m_timer.m_deadline = saturating_deadline(m_loop->time(), *m_timeout);
             m_timer.m_target = make_ready_item(static_cast<ready_hook*>(this), ready_kind::hook);
             m_loop->add_timer(m_timer);
         }

@@ -94,7 +94,7 @@ public:
         child.add_waiter(*this);
         m_linked = true;
         if (m_relative) {
-            m_timer.m_deadline = saturating_deadline(clock::now(), m_delay);
+            m_timer.m_deadline = saturating_deadline(m_loop->time(), m_delay);
         }
         m_timer.m_target = make_ready_item(static_cast<ready_hook*>(this), ready_kind::hook);
         m_loop->add_timer(m_timer);
@@ -204,7 +204,7 @@ template <class A, class Rep, class Period>
                                  detail::to_clock_duration(timeout), true);
 }
 
-/// Like wait_for, with an absolute steady_clock deadline (asyncio.timeout_at).
+/// Like wait_for, with an absolute deadline on the loop's clock (asyncio.timeout_at).
 template <class A>
     requires detail::gatherable<A>
 [[nodiscard]] auto wait_until(A&& work, event_loop::time_point deadline) {

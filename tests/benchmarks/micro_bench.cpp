@@ -14,6 +14,8 @@
 //   BM_sleep0_yield             co_await sleep(0ms): a round trip through the ready queue
 //   BM_sleep0_yield_many/K      K tasks yielding in turn (loop overhead shared by K)
 //   BM_timer_tiny_sleep         co_await sleep(1ns): timer heap insert, idle wait, expiry
+//   BM_sleep0_yield_virtual     BM_sleep0_yield on a loop with virtual time
+//   BM_timer_tiny_sleep_virtual BM_timer_tiny_sleep on virtual time: the idle wait is a jump
 //   BM_timer_heap/K             detail::timer_queue alone: K pushes (random deadlines) then K
 //                               pops; reported per timer (push + pop)
 //   BM_timer_cold/K             the same with each node in its own 256-byte block, as a timer
@@ -139,6 +141,23 @@ aio::task<void> timer_tiny_sleep(benchmark::State& state) {
 }
 void BM_timer_tiny_sleep(benchmark::State& state) { drive(state, timer_tiny_sleep); }
 BENCHMARK(BM_timer_tiny_sleep);
+
+// The same two on virtual time (event_loop{aio::virtual_time}): what the clock's branch costs
+// a test, and that a timer's wait becomes a jump instead of a futex call.
+template <class Body>
+void drive_virtual(benchmark::State& state, Body body) {
+    aio::event_loop loop{aio::virtual_time};
+    loop.run_until_complete(body(state));
+    loop.close();
+}
+void BM_sleep0_yield_virtual(benchmark::State& state) {
+    drive_virtual(state, sleep0_yield);
+}
+BENCHMARK(BM_sleep0_yield_virtual);
+void BM_timer_tiny_sleep_virtual(benchmark::State& state) {
+    drive_virtual(state, timer_tiny_sleep);
+}
+BENCHMARK(BM_timer_tiny_sleep_virtual);
 
 void BM_timer_heap(benchmark::State& state) {
     const auto k = static_cast<std::size_t>(state.range(0));

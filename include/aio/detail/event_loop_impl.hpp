@@ -19,12 +19,14 @@ inline void event_loop::run_once() {
         // from a callback could end run_forever(), so wait for a cross-thread notify.
         // A deadline that has already passed needs no wait (and no futex call).
         const time_point deadline = m_timers.empty() ? time_point::max() : m_timers.next_deadline();
-        if (deadline > clock::now()) {
+        if (m_clock.is_virtual()) [[unlikely]] {
+            idle_virtual(deadline);
+        } else if (deadline > clock::now()) {
             m_idle.wait_until(deadline);
         }
     }
     if (!m_timers.empty()) {
-        const time_point now = clock::now();
+        const time_point now = time();
         // why reserve first: a timer once popped must reach the ready queue; if memory runs
         // out, std::bad_alloc leaves run_once with that timer still queued
         for (m_ready.reserve(1); detail::timer_node* node = m_timers.pop_expired(now);
@@ -58,6 +60,23 @@ inline void event_loop::run_once() {
         }
         dispatch(item);
     }
+}
+
+// Idle on virtual time: nothing can pass the time but the loop itself, so jump to the next
+// timer (autojump) instead of blocking; with nothing to jump to, blocking would hang forever.
+inline void event_loop::idle_virtual(time_point deadline) {
+    if (deadline <= m_clock.now()) {
+        return;
+    }
+    if (deadline == time_point::max() || !m_clock.autojump()) {
+        throw event_loop_error(
+            deadline == time_point::max()
+                ? "aio::event_loop: deadlock: nothing is ready and no timer will ever expire, "
+                  "so virtual time cannot move"
+                : "aio::event_loop: nothing is ready and autojump is off: only advance() can "
+                  "move virtual time, and nothing is left to call it");
+    }
+    m_clock.jump_to(deadline);
 }
 
 // A run of first steps: the tasks in slots [first, first + count) of m_tasks, in order. The

@@ -74,13 +74,18 @@ public:
     }
 
     void push(timer_node& node) {
+        push(node, []() noexcept { return clock::now(); });
+    }
+    /// `now()` is the owner's clock (a loop's may be virtual), read only when the queue is empty.
+    template <class Now>
+    void push(timer_node& node, Now now) {
         if (m_buckets.empty()) {
             m_buckets.resize(overflow + 1);  // on first use: a loop without timers pays nothing
         }
         const std::int64_t d = ticks(node.m_deadline);
         if (m_size == 0) {  // no order to keep: restart the cursor at the present
-            const std::int64_t now = ticks(clock::now());
-            const std::int64_t s = (now < d ? now : d) >> shift0;
+            const std::int64_t now_ticks = ticks(now());
+            const std::int64_t s = (now_ticks < d ? now_ticks : d) >> shift0;
             m_cur = s - 1;
             m_block0 = s >> bits;
         }
