@@ -21,6 +21,7 @@
 //
 // Lifetime rules: belongs to one loop's thread, as in asyncio. Destroying a barrier that tasks
 // wait on leaves them parked for good: abort() it and let them finish first.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_BARRIER_HPP_INCLUDED
 #define AIO_BARRIER_HPP_INCLUDED
 

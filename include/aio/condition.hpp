@@ -26,6 +26,7 @@
 //
 // Lifetime rules: belongs to one loop's thread, as in asyncio. A shared lock must outlive the
 // condition. Destroying a condition that tasks wait on leaves them parked for good.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_CONDITION_HPP_INCLUDED
 #define AIO_CONDITION_HPP_INCLUDED
 

@@ -13,6 +13,7 @@
 // Lifetime rules: belongs to one loop's thread, as in asyncio. Waiting allocates nothing (the
 // suspension lives in the awaiter, i.e. in the waiting coroutine's frame). Destroying an event
 // that tasks wait on leaves them parked for good: set it (or cancel them) first.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_EVENT_HPP_INCLUDED
 #define AIO_EVENT_HPP_INCLUDED
 

@@ -21,6 +21,7 @@
 // suspension lives in the awaiter, i.e. in the waiting coroutine's frame). Destroying a lock
 // that tasks wait on leaves them parked for good: let them finish (or cancel them) first. A
 // guard must not outlive its lock.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_LOCK_HPP_INCLUDED
 #define AIO_LOCK_HPP_INCLUDED
 

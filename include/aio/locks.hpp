@@ -8,6 +8,7 @@
 //     asyncio.Barrier                       aio::barrier           <aio/barrier.hpp>
 //
 // All are built on the awaiter interface (<aio/suspend.hpp>) and belong to one loop's thread.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_LOCKS_HPP_INCLUDED
 #define AIO_LOCKS_HPP_INCLUDED
 

@@ -24,6 +24,7 @@
 // Lifetime rules: items are moved in by put and out by get; T may be move-only. The queue
 // belongs to its loop's thread and must outlive the tasks waiting on it (waiting allocates
 // nothing: each waiter is parked in its own frame, see suspend.hpp).
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_QUEUE_HPP_INCLUDED
 #define AIO_QUEUE_HPP_INCLUDED
 

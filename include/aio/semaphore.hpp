@@ -21,6 +21,7 @@
 // Lifetime rules: belongs to one loop's thread, as in asyncio. Waiting allocates nothing (the
 // suspension lives in the awaiter, i.e. in the waiting coroutine's frame). Destroying a
 // semaphore that tasks wait on leaves them parked for good. A guard must not outlive it.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SEMAPHORE_HPP_INCLUDED
 #define AIO_SEMAPHORE_HPP_INCLUDED
 

@@ -32,6 +32,7 @@
 // Lifetime rules: a suspension lives in the awaiter, i.e. in the waiting coroutine's frame —
 // waiting allocates nothing. If that frame is destroyed while parked (the loop closed), the
 // suspension leaves its list and its task. Everything here belongs to the loop's thread.
+#include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SUSPEND_HPP_INCLUDED
 #define AIO_SUSPEND_HPP_INCLUDED
 
