@@ -53,7 +53,7 @@ void* allocate(std::size_t size, std::size_t alignment) {
     return p;
 }
 
-} // namespace
+}  // namespace
 
 void* operator new(std::size_t size) {
     return allocate(size, 0);
@@ -247,7 +247,7 @@ void check_every_allocation_failing(aio::task<int> (*program)(), int expected) {
     }
 }
 
-} // namespace
+}  // namespace
 
 // Issue #10, defect 8: allocation failures in every kind of operation reach the caller.
 TEST_CASE("a program whose k-th allocation fails completes or throws std::bad_alloc out of run, "

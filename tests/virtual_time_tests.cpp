@@ -81,7 +81,7 @@ aio::task<int> retry_until_up(int failures, std::vector<steady::duration>& attem
     }
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("on virtual time a sleep takes exactly its delay and the loop jumps straight there",
           "[virtual_time]") {

@@ -46,7 +46,7 @@ aio::task<T> timed(aio::task<T> work, std::chrono::steady_clock::duration& out) 
     co_return co_await std::move(work);
 }
 
-} // namespace aio_test
+}  // namespace aio_test
 
 /// aio::run on virtual time (autojump): returns main's value or rethrows its exception.
 template <class T>
@@ -60,4 +60,4 @@ T run_virtual(aio::task<T> main, std::chrono::steady_clock::duration& elapsed) {
     return aio::run(aio_test::timed(std::move(main), elapsed), aio::virtual_time);
 }
 
-#endif // AIO_TESTS_HELPERS_VIRTUAL_TIME_HPP_INCLUDED
+#endif  // AIO_TESTS_HELPERS_VIRTUAL_TIME_HPP_INCLUDED

@@ -59,13 +59,13 @@ inline void free_frame_page_memory(void* p, std::size_t size) noexcept {
 }
 #else
 inline void* allocate_frame_page_memory(std::size_t size) {
-    return ::operator new(size, std::align_val_t{size});
+    return ::operator new (size, std::align_val_t{size});
 }
 inline void free_frame_page_memory(void* p, std::size_t size) noexcept {
-    ::operator delete(p, std::align_val_t{size});
+    ::operator delete (p, std::align_val_t{size});
 }
 #endif
 
-} // namespace aio::detail
+}  // namespace aio::detail
 
 #endif

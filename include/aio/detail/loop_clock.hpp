@@ -78,7 +78,7 @@ private:
     bool m_autojump = false;
 };
 
-} // namespace detail
-} // namespace aio
+}  // namespace detail
+}  // namespace aio
 
 #endif
