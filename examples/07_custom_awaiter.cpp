@@ -77,7 +77,7 @@ public:
     read_awaiter(const read_awaiter&) = delete;
     read_awaiter& operator=(const read_awaiter&) = delete;
     // A frame destroyed mid-wait (its loop closed) must not be called back later.
-    ~read_awaiter() { m_sensor.cancel(m_request); }
+    ~read_awaiter() { withdraw(*this); }
 
     bool await_ready() const noexcept { return false; }
 
@@ -89,7 +89,7 @@ public:
             return false;  // a cancellation is already pending: await_resume throws it
         }
         m_request = m_sensor.start_read(m_latency, [this](int value) {
-            m_request = {};  // answered: nothing left to withdraw
+            m_answered = true;  // nothing left to withdraw
             m_value = value;
             wake();
         });
@@ -104,13 +104,16 @@ public:
 private:
     static void withdraw(aio::suspension& self) noexcept {
         auto& me = static_cast<read_awaiter&>(self);
-        me.m_sensor.cancel(me.m_request);
+        if (!me.m_answered) {
+            me.m_sensor.cancel(me.m_request);
+        }
     }
 
     sensor& m_sensor;
     std::chrono::milliseconds m_latency;
     aio::callback_handle m_request;
     int m_value = 0;
+    bool m_answered = false;
 };
 
 read_awaiter read(sensor& s, std::chrono::milliseconds latency) {
