@@ -92,8 +92,9 @@ struct features {
     bool uncancel = true;
     // Defect 6: a child's exception raised while a gather or wait_for is cancelling (a second
     // failure in a gather, any failure once the awaiting task is cancelled) must reach stderr
-    // like any other. Off: such exceptions are excused.
-    bool strict_dropped_errors = false;
+    // like any other (and a range gather(return_exceptions) cancelled after collecting one).
+    // Off: such exceptions are excused.
+    bool strict_dropped_errors = true;
     // A task_group destroyed without `co_await tg`: the exceptions of children that had
     // already failed are reported as never retrieved (task_group.hpp). Off: they are excused.
     bool strict_dropped_group = true;

@@ -140,6 +140,8 @@ protected:
             if (m_policy == gather_policy::cancel_on_error) {
                 cancel_children();
             }
+        } else if (error) {
+            report_unretrieved(error);  // a later failure: only the first one is rethrown
         }
         if (--m_remaining != 0 || m_starting || !m_parent) {
             return nullptr;  // more to come, or await_suspend (if it ran yet) sees remaining == 0

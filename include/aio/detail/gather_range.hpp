@@ -123,7 +123,16 @@ public:
     }
 
     result_type await_resume() {
-        rethrow_if_failed();
+        if constexpr (Policy == gather_policy::collect) {
+            try {
+                rethrow_if_failed();
+            } catch (const cancelled_error&) {
+                report_collected_errors();  // taken as they finished; they cannot be delivered
+                throw;
+            }
+        } else {
+            rethrow_if_failed();
+        }
         return m_results.take();
     }
 
@@ -291,6 +300,14 @@ private:
         m_let_go[i / 64] |= std::uint64_t{1} << (i % 64);
         r.release();  // the gather's reference: a task child's frame goes once finish() is done
         return child_finished(failed, std::move(error));
+    }
+
+    void report_collected_errors() const noexcept {
+        m_results.for_each_stored([](const element_type& r) noexcept {
+            if (!r.has_value()) {
+                report_unretrieved(r.error());
+            }
+        });
     }
 
     static void cancel_all(gather_core& core) {

@@ -46,6 +46,18 @@ public:
         }
     }
 
+    /// Calls `f` with each result stored so far.
+    template <class F>
+    void for_each_stored(F f) const {
+        for (const auto& s : m_slots) {
+            if constexpr (direct) {
+                f(s);
+            } else if (s) {
+                f(*s);
+            }
+        }
+    }
+
 private:
     std::vector<slot> m_slots;
     std::size_t m_size;
