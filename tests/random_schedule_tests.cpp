@@ -21,7 +21,7 @@
 //   AIO_RANDOM_FIRST_SEED=S    the first seed (default 1); a failure prints its seed, replay it
 //                              with AIO_RANDOM_FIRST_SEED=S AIO_RANDOM_SEEDS=1
 //   AIO_RANDOM_FEATURES=+a,-b  switch features on or off by name (see `features`), e.g.
-//                              +uncancel once defect 2 is fixed
+//                              -uncancel,+strict_dropped_errors
 //   AIO_RANDOM_VERBOSE=1       print each seed before running it and leave stderr alone (the
 //                              never-retrieved accounting is skipped), so a sanitizer report
 //                              is visible and names its seed; =2 also traces every node
@@ -30,8 +30,8 @@
 // Schedules are deterministic per seed up to real time: sleeps are 0-2 ms and timeouts race
 // them, so a replay follows the same tree but not always the same interleaving.
 //
-// The `features` switches turn each risky feature on or off; the ones off by default crash or
-// fail on today's code for a known defect, named next to the switch.
+// The `features` switches turn each risky feature on or off; each misuse or loss check names
+// the defect of issue #10 it covers.
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
 
@@ -86,29 +86,28 @@ struct features {
     bool swallow_cancel = true;   // catch cancelled_error and carry on
     bool stop_mid_run = true;     // stop() from a callback, close(), drop handles in any order
 
-    // Off by default: each of these fails on today's code.
-    // Defect 2: cancel() then uncancel() before the task runs breaks as_completed, shield,
-    // sleep and wait.
-    bool uncancel = false;
+    // Misuse and loss checks for the defects of issue #10 (all fixed; each switch names the
+    // defect it covers). Defect 2: cancel() then uncancel() before the task runs (as_completed,
+    // shield, sleep, wait).
+    bool uncancel = true;
     // Defect 6: a child's exception raised while a gather or wait_for is cancelling (a second
-    // failure in a gather, any failure once the awaiting task is cancelled) is dropped without
-    // a report. Off: such exceptions are excused; on: they must reach stderr like any other.
-    bool strict_dropped_errors = false;
-    // Found by this test (not yet fixed): a task_group destroyed without `co_await tg` drops
-    // the exceptions of children that had already failed — task_group.hpp promises they are
-    // reported as never retrieved, but the group marked them retrieved when it collected them.
-    // Off: those exceptions are excused; on: they must be reported like any other.
-    bool strict_dropped_group = false;
-    // Defect 1: a handle outliving its loop — cancel() after the loop is destroyed is a
-    // use-after-free, and so is destroying a frame that holds a task_group after the loop
-    // closed. On: the loop object is destroyed before the late handles are cancelled and
-    // dropped.
-    bool outlive_loop = false;
-    // Defect 3: two tasks awaiting one as_completed's next() at once.
-    bool shared_as_completed = false;
+    // failure in a gather, any failure once the awaiting task is cancelled) must reach stderr
+    // like any other (and a range gather(return_exceptions) cancelled after collecting one).
+    // Off: such exceptions are excused.
+    bool strict_dropped_errors = true;
+    // A task_group destroyed without `co_await tg`: the exceptions of children that had
+    // already failed are reported as never retrieved (task_group.hpp). Off: they are excused.
+    bool strict_dropped_group = true;
+    // Defect 1: a handle outliving its loop — cancel() after the loop is destroyed, and
+    // destroying a frame that holds a task_group after the loop closed. On: the loop object
+    // is destroyed before the late handles are cancelled and dropped.
+    bool outlive_loop = true;
+    // Defect 3: two tasks awaiting one as_completed's next() at once; the second gets
+    // invalid_state_error.
+    bool shared_as_completed = true;
     // Defect 7: reusing an already-awaited task (awaiting it again, or handing it to
     // create_task or gather); each reuse must give the value or invalid_state_error.
-    bool reuse_awaited_task = false;
+    bool reuse_awaited_task = true;
 };
 
 /// Applies AIO_RANDOM_FEATURES, e.g. "+uncancel,-shield": switches by their member names.
@@ -693,10 +692,16 @@ aio::task<void> do_wait(node_ctx& c) {
 
 // The second reader of a shared as_completed (defect 3); it shares the object's ownership, so
 // that whichever frame goes last (a stopped loop destroys them in any order) destroys it.
+/// A second task awaiting next(): whichever of the two awaits while the other waits gets
+/// invalid_state_error (defect 3), and the waiting one is unaffected.
 aio::task<int> next_of(std::shared_ptr<aio::as_completed<int>> order) {
-    auto nx = order->next();
-    aio::task_handle<int> h = co_await nx;
-    co_return h.done() ? 1 : 0;
+    try {
+        auto nx = order->next();
+        aio::task_handle<int> h = co_await nx;
+        co_return h.done() ? 1 : 0;
+    } catch (const aio::invalid_state_error&) {
+        co_return 2;
+    }
 }
 
 aio::task<void> do_as_completed(node_ctx& c) {
@@ -721,8 +726,17 @@ aio::task<void> do_as_completed(node_ctx& c) {
     }
     std::multiset<void*> seen;  // a task given twice (a reused handle) comes out twice
     for (unsigned k = 0; k < reads; ++k) {
-        auto nx = order.next();
-        aio::task_handle<int> h = co_await nx;
+        std::optional<aio::task_handle<int>> given_handle;
+        try {
+            auto nx = order.next();
+            given_handle = co_await nx;
+        } catch (const aio::invalid_state_error&) {
+            if (!helper) {
+                c.w.fail(c.id, "as_completed: next() refused with no second waiter");
+            }
+            continue;  // the helper is waiting on next()
+        }
+        aio::task_handle<int> h = std::move(*given_handle);
         if (!h.done()) {
             c.w.fail(c.id, "as_completed: handed out an unfinished task");
         }

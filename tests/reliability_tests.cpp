@@ -740,3 +740,154 @@ TEST_CASE("a task awaiting its own handle gets invalid_state_error at the await"
     CHECK(aio::run(run_self_awaiting(through_helper, error)) == 1);
     CHECK(contains(error, "cannot await on itself"));
 }
+
+namespace {
+
+aio::task<int> fails_at_once() {
+    throw std::runtime_error("child failed");
+    co_return 0;
+}
+
+/// A group left before its join, after its child failed; `read_handle` reads the failure
+/// through the child's handle first.
+aio::task<int> leave_group_unjoined(bool read_handle) {
+    aio::task_group tg;
+    aio::task_handle<int> h = tg.create_task(fails_at_once());
+    co_await aio::sleep(0ms);  // the child runs and fails
+    co_await aio::sleep(0ms);
+    if (read_handle) {
+        try {
+            (void)co_await h;
+        } catch (const std::runtime_error&) {
+            co_return 2;
+        }
+    }
+    co_return 1;  // tg destroyed without being awaited
+}
+
+}  // namespace
+
+// Found by the randomized schedule test: task_group.hpp promises that the errors of a group
+// destroyed without `co_await tg` are reported as never retrieved; a failure the group had
+// already collected was dropped silently.
+TEST_CASE("a task_group destroyed without being awaited reports its children's failures on "
+          "stderr unless a handle retrieved them",
+          "[task_group][issue10]") {
+    const bool read_handle = GENERATE(false, true);
+    CAPTURE(read_handle);
+    capture_stderr capture;
+    const int result = aio::run(leave_group_unjoined(read_handle));
+    const std::string text = capture.stop();
+    INFO(text);
+    CHECK(result == (read_handle ? 2 : 1));
+    if (read_handle) {
+        CHECK_FALSE(contains(text, "child failed"));
+    } else {
+        CHECK(contains(text, "exception was never retrieved: child failed"));
+        CHECK(text.find("child failed") == text.rfind("child failed"));  // reported once
+    }
+}
+
+namespace {
+
+aio::task<int> fails_first() {
+    co_await aio::sleep(0ms);
+    throw std::runtime_error("failed first");
+    co_return 0;
+}
+
+aio::task<int> fails_on_cancel() {
+    try {
+        co_await aio::sleep(1h);
+    } catch (const aio::cancelled_error&) {
+        throw std::runtime_error("failed second");
+    }
+    co_return 0;
+}
+
+aio::task<std::string> gather_two_failures(bool range) {
+    try {
+        if (range) {
+            std::vector<aio::task<int>> children;
+            children.push_back(fails_first());
+            children.push_back(fails_on_cancel());
+            auto g = aio::gather(std::move(children));
+            (void)co_await g;
+        } else {
+            auto g = aio::gather(fails_first(), fails_on_cancel());
+            (void)co_await g;
+        }
+    } catch (const std::runtime_error& e) {
+        co_return e.what();
+    }
+    co_return "";
+}
+
+}  // namespace
+
+// Defect 6 (found again by the randomized schedule test with strict_dropped_errors): a gather
+// rethrows its first failure; a sibling that then fails too (here answering the gather's
+// cancellation with an error) must not vanish: it is reported on stderr.
+TEST_CASE("a gather child's failure after the gather already failed is reported on stderr",
+          "[gather][issue10]") {
+    const bool range = GENERATE(false, true);
+    CAPTURE(range);
+    capture_stderr capture;
+    const std::string thrown = aio::run(gather_two_failures(range));
+    const std::string text = capture.stop();
+    INFO(text);
+    CHECK(thrown == "failed first");
+    CHECK(contains(text, "exception was never retrieved: failed second"));
+    CHECK_FALSE(contains(text, "failed first"));
+}
+
+namespace {
+
+aio::task<int> fails_collected() {
+    co_await aio::sleep(0ms);
+    throw std::runtime_error("collected failure");
+    co_return 0;
+}
+
+aio::task<int> sleeps_long() {
+    co_await aio::sleep(1h);
+    co_return 0;
+}
+
+aio::task<void> collect_range() {
+    std::vector<aio::task<int>> children;
+    children.push_back(fails_collected());
+    children.push_back(sleeps_long());
+    auto g = aio::gather(aio::return_exceptions, std::move(children));
+    (void)co_await g;
+}
+
+/// Cancels a range gather(return_exceptions) once its first child has failed.
+aio::task<bool> cancel_collecting_gather() {
+    aio::task_handle<void> h = aio::create_task(collect_range());
+    co_await aio::sleep(1ms);
+    co_await aio::sleep(1ms);
+    h.cancel();
+    try {
+        co_await h;
+    } catch (const aio::cancelled_error&) {
+    }
+    co_return h.cancelled();
+}
+
+}  // namespace
+
+// Defect 6 (found again by the randomized schedule test with strict_dropped_errors): a range
+// gather(return_exceptions) keeps each failure as its child finishes; cancelled before it
+// returns them, it throws cancelled_error and reports the failures it collected on stderr.
+TEST_CASE("failures a range gather(return_exceptions) collected before its waiter was cancelled "
+          "are reported on stderr",
+          "[gather][issue10]") {
+    capture_stderr capture;
+    const bool cancelled = aio::run(cancel_collecting_gather());
+    const std::string text = capture.stop();
+    INFO(text);
+    CHECK(cancelled);
+    CHECK(contains(text, "exception was never retrieved: collected failure"));
+    CHECK(text.find("collected failure") == text.rfind("collected failure"));  // reported once
+}

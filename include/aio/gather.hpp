@@ -135,7 +135,8 @@ private:
         gather_awaitable& self = *std::exchange(static_cast<node&>(n).m_self, nullptr);
         const bool failed = child.failed();
         std::exception_ptr error;  // taking it marks it retrieved (collect: at await_resume)
-        if (failed && Policy == gather_policy::cancel_on_error && !self.parent_cancelled()) {
+        if (failed && Policy == gather_policy::cancel_on_error && !self.parent_cancelled() &&
+            !self.failed_already()) {
             try {
                 error = child_error<std::tuple_element_t<I, std::tuple<Children...>>>(child);
             } catch (...) {  // no memory for a cancelled_error: report that instead

@@ -154,11 +154,15 @@ private:
         c.m_linked = false;
         --group.m_pending;
         if (root.failed()) {
-            root.mark_retrieved();  // reported through task_group_error (or cancellation)
+            // why not marked retrieved here: only finish_join delivers the failure (as
+            // task_group_error); a group destroyed unjoined leaves it to the child's root,
+            // which reports it as never retrieved unless a handle read it.
             if (!root.cancelled()) {
                 // why in the child's node: this runs as the child finishes (noexcept), so it
                 // must not allocate; copying an exception_ptr does not
-                c.m_failure = c.m_error(root);
+                const bool seen = root.m_retrieved;
+                c.m_failure = c.m_error(root);  // marks it retrieved: undone until the join
+                root.m_retrieved = seen;
                 (group.m_last_failure != nullptr ? group.m_last_failure->m_next_failure
                                                  : group.m_first_failure) = &c;
                 group.m_last_failure = &c;
@@ -220,6 +224,9 @@ private:
             std::vector<std::exception_ptr> errors;
             for (const child* c = m_first_failure; c != nullptr; c = c->m_next_failure) {
                 errors.push_back(c->m_failure);
+            }
+            for (const child* c = m_first_failure; c != nullptr; c = c->m_next_failure) {
+                c->m_root->mark_retrieved();  // delivered by the throw below
             }
             throw task_group_error(std::move(errors));
         }

@@ -107,6 +107,9 @@ protected:
     /// The parent gets cancelled_error whatever the children do: a child finishing now keeps
     /// its exception unretrieved (reported when its frame or last handle goes).
     [[nodiscard]] bool parent_cancelled() const noexcept { return m_cancelled; }
+    /// A child failed already: only the first failure is rethrown, so a later one is not
+    /// taken; its task reports it as never retrieved unless a handle reads it.
+    [[nodiscard]] bool failed_already() const noexcept { return m_failed; }
 
     /// A cancellation that reached the parent before the gather began cancels the children.
     void cancel_if_parent_cancelled() {

@@ -296,7 +296,9 @@ private:
             if (parent_cancelled()) {
                 // nothing to take: the parent gets cancelled_error (see gather.hpp)
             } else if (failed && Policy == gather_policy::cancel_on_error) {
-                error = child_error<Child>(r);
+                if (!failed_already()) {
+                    error = child_error<Child>(r);
+                }
             } else if (!failed || Policy == gather_policy::collect) {
                 m_results.set(i, take_result<Policy, Child>(r));
             }
