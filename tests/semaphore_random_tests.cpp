@@ -8,8 +8,8 @@
 //    release too many), and at the end every permit is free again;
 //  - no waiter is left behind: a task never keeps waiting while a permit stays free, and the
 //    schedule ends (no deadlock) with every task finished.
-// AIO_SEMAPHORE_RANDOM_SEEDS=N runs N seeds (default 1000 for each of the two types); AIO_SEMAPHORE_RANDOM_FIRST_SEED=S
-// starts at S (to replay a failure: the failing seed is printed).
+// AIO_SEMAPHORE_RANDOM_SEEDS=N runs N seeds for each of the two types (default 1000);
+// AIO_SEMAPHORE_RANDOM_FIRST_SEED=S starts at S (to replay a failure: the failing seed is printed).
 #include "helpers/catch.hpp"
 
 #include <aio/errors.hpp>
