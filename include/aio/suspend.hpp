@@ -31,7 +31,8 @@
 //
 // Lifetime rules: a suspension lives in the awaiter, i.e. in the waiting coroutine's frame —
 // waiting allocates nothing. If that frame is destroyed while parked (the loop closed), the
-// suspension leaves its list and its task. Everything here belongs to the loop's thread.
+// suspension leaves its list and its task. Everything here belongs to the loop's thread; a
+// wait_list is bound to the loop of its first waiter (see push_back).
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SUSPEND_HPP_INCLUDED
 #define AIO_SUSPEND_HPP_INCLUDED
@@ -172,10 +173,23 @@ public:
     /// The longest-waiting task's suspension, or nullptr.
     [[nodiscard]] suspension* front() const noexcept { return m_first; }
 
-    /// Appends a parked suspension.
+    /// Appends a parked suspension. The list is bound to the loop of its first waiter, as
+    /// asyncio's primitives are (mixins._LoopBoundMixin): a waiter of another loop gets
+    /// aio::event_loop_error and is not parked.
     void push_back(suspension& s) {
         if (!s.parked() || s.m_list != nullptr) {
             throw invalid_state_error("aio::wait_list::push_back: not parked, or already listed");
+        }
+        detail::root_owner* const loop = s.owner();
+        if (m_loop != loop) {  // the slow path only: the first waiter, or a misuse
+            if (m_loop != nullptr) {
+                s.leave();
+                s.m_state = suspension::state::idle;
+                throw event_loop_error(
+                    "aio: this queue, lock, event, semaphore, condition or barrier is bound to a "
+                    "different event loop");
+            }
+            m_loop = loop;
         }
         s.m_list = this;
         s.m_prev = m_last;
@@ -216,6 +230,7 @@ private:
     suspension* m_first = nullptr;
     suspension* m_last = nullptr;
     std::size_t m_size = 0;
+    detail::root_owner* m_loop = nullptr;  // the loop of the first waiter
 };
 
 inline void suspension::leave() noexcept {

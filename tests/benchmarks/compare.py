@@ -7,7 +7,9 @@ every implementation runs in turn, alternately (aio, asio, python, aio, asio, py
 that a noisy shared machine disturbs them alike; medians of the runs go into a markdown table
 with the ratios peer/aio. Then aio_micro_bench runs once and its key numbers go into a second
 table, and a third checks the targets of the issue "Benchmarks side by side with Python asyncio
-and Asio".
+and Asio". A "coordination" table puts the queue/lock/event/semaphore rows beside the same
+operations in asyncio (peers/asyncio_sync.py; with a --micro-min-time below 0.1 s, as in the CI
+smoke run, at 1% of its iteration counts; not with --no-python).
 
     python3 tests/benchmarks/compare.py                               # N = 1M, 3 runs, clang++
     python3 tests/benchmarks/compare.py --sizes 10000,100000,1000000,10000000 --runs 3 \\
@@ -65,6 +67,17 @@ MICRO_ROWS = [
     ("call_soon(callback) + a yield", "BM_call_soon", "cpu", None),
 ]
 
+
+# Coordination rows (issue #12): (label, benchmark name, per_op counter or "cpu"), compared with
+# peers/asyncio_sync.py, which prints one {"name", "ns_per_op"} JSON line per benchmark name.
+COORD_ROWS = [
+    ("queue ping-pong, one round trip", "BM_queue_ping_pong", "cpu"),
+    ("producer -> consumer through a queue of 64, per item", "BM_queue_throughput/10000", "per_op"),
+    ("uncontended lock acquire + release", "BM_lock_uncontended", "cpu"),
+    ("lock handoff among 100 tasks, per acquisition", "BM_lock_handoff/100", "per_op"),
+    ("event set waking 1,000 waiters, per waiter", "BM_event_wake/1000", "per_op"),
+    ("semaphore(10) with 1,000 tasks, per task", "BM_semaphore_tasks/1000", "per_op"),
+]
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -387,6 +400,32 @@ def main() -> int:
     if rows:
         out += [f"## Targets ({aio_ref_label})", "", "| target | measured | |", "|---|---:|:---:|"]
         out += [f"| {t} | {m} | {v} |" for t, m, v in rows]
+        out.append("")
+
+    if micro:
+        peer: dict[str, float] = {}
+        if not args.no_python:
+            # A smoke run (tiny --micro-min-time) runs the asyncio rows with tiny counts too.
+            scale = "0.01" if args.micro_min_time < 0.1 else "1"
+            log("asyncio coordination rows ...")
+            p = subprocess.run([sys.executable, str(ROOT / "tests/benchmarks/peers/asyncio_sync.py"),
+                                "--scale", scale], capture_output=True, text=True, timeout=args.timeout)
+            for line in p.stdout.splitlines():
+                try:
+                    row = json.loads(line)
+                    peer[row["name"]] = float(row["ns_per_op"])
+                except (ValueError, KeyError):
+                    pass
+        cref = next(iter(micro))
+        out += ["## Coordination (queue, lock, event, semaphore; CPU time per operation)", "",
+                f"| operation | aio ({cname[cref]}) ns/op | asyncio ns/op | ratio |",
+                "|---|---:|---:|---:|"]
+        for label, name, kind in COORD_ROWS:
+            v = micro_ns(cref, name, kind)
+            pv = peer.get(name)
+            ratio = fmt_ratio(pv / v) if v and pv else "–"
+            out.append(f"| {label} | {'–' if v is None else f'{v:,.1f}'} | "
+                       f"{'–' if pv is None else f'{pv:,.1f}'} | {ratio} |")
         out.append("")
 
     if args.compile_time:

@@ -25,6 +25,15 @@
 //   BM_create_task_await        h = loop.create_task(trivial()); co_await h
 //   BM_create_tasks_gather/N    N create_task + gather(handles): the macro workload minus timers
 //   BM_call_soon                loop.call_soon(callback) + its dispatch (the type-erased path)
+//   BM_queue_ping_pong          a value to a partner task through one queue and back through
+//                               another: one round trip (two get()s that park, two puts)
+//   BM_queue_throughput/N       a producer puts N items through a queue of maxsize 64, the
+//                               driver gets them: items/s and per_op per item
+//   BM_lock_uncontended         co_await lock.acquire(); lock.release()
+//   BM_lock_handoff/T           T tasks each take the lock, yield holding it, release it: per_op
+//                               per acquisition (every one a FIFO handoff to a parked waiter)
+//   BM_event_wake/W             W tasks wait on an event, set() wakes them: per_op per waiter
+//   BM_semaphore_tasks/T        T tasks pass a semaphore(10), yielding once inside: per task
 //
 // Counter per_op: CPU seconds per operation where an iteration holds several operations (per
 // child, per yield, per timer); Google Benchmark prints it with an SI prefix ("21.5n" = 21.5 ns).
@@ -281,6 +290,135 @@ aio::task<void> call_soon(benchmark::State& state) {
 }
 void BM_call_soon(benchmark::State& state) { drive(state, call_soon); }
 BENCHMARK(BM_call_soon);
+
+// ---- coordination: queue, lock, event, semaphore ---------------------------------------------
+
+aio::task<void> echo_partner(aio::queue<int>& in, aio::queue<int>& out) {
+    for (;;) {
+        out.put_nowait(co_await in.get());
+    }
+}
+
+aio::task<void> queue_ping_pong(benchmark::State& state) {
+    aio::queue<int> ping;
+    aio::queue<int> pong;
+    auto partner = aio::create_task(echo_partner(ping, pong));
+    int v = 0;
+    for (auto _ : state) {
+        ping.put_nowait(v);
+        v = co_await pong.get();
+        benchmark::DoNotOptimize(v);
+    }
+    partner.cancel();
+    try {
+        co_await partner;
+    } catch (const aio::cancelled_error&) {
+    }
+}
+void BM_queue_ping_pong(benchmark::State& state) { drive(state, queue_ping_pong); }
+BENCHMARK(BM_queue_ping_pong);
+
+aio::task<void> produce(aio::queue<int>& q, int n) {
+    for (int i = 0; i < n; ++i) {
+        co_await q.put(i);
+    }
+}
+
+aio::task<void> queue_throughput(benchmark::State& state) {
+    const auto n = static_cast<int>(state.range(0));
+    aio::queue<int> q(64);
+    for (auto _ : state) {
+        auto producer = aio::create_task(produce(q, n));
+        int sum = 0;
+        for (int i = 0; i < n; ++i) {
+            sum += co_await q.get();
+        }
+        co_await producer;
+        benchmark::DoNotOptimize(sum);
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+    set_per_op(state, n);
+}
+void BM_queue_throughput(benchmark::State& state) { drive(state, queue_throughput); }
+BENCHMARK(BM_queue_throughput)->Arg(10'000);
+
+aio::task<void> lock_uncontended(benchmark::State& state) {
+    aio::lock lock;
+    for (auto _ : state) {
+        co_await lock.acquire();
+        lock.release();
+    }
+}
+void BM_lock_uncontended(benchmark::State& state) { drive(state, lock_uncontended); }
+BENCHMARK(BM_lock_uncontended);
+
+aio::task<void> lock_holder(aio::lock& lock, int rounds) {
+    for (int r = 0; r < rounds; ++r) {
+        co_await lock.acquire();
+        co_await aio::sleep(0ms);  // the others queue up behind
+        lock.release();
+    }
+}
+
+aio::task<void> lock_handoff(benchmark::State& state) {
+    const auto tasks = static_cast<std::size_t>(state.range(0));
+    constexpr int rounds = 10;
+    aio::lock lock;
+    for (auto _ : state) {
+        std::vector<aio::task<void>> holders;
+        holders.reserve(tasks);
+        for (std::size_t i = 0; i < tasks; ++i) {
+            holders.push_back(lock_holder(lock, rounds));
+        }
+        co_await aio::gather(std::move(holders));
+    }
+    set_per_op(state, static_cast<double>(tasks) * rounds);
+}
+void BM_lock_handoff(benchmark::State& state) { drive(state, lock_handoff); }
+BENCHMARK(BM_lock_handoff)->Arg(100);
+
+aio::task<void> wait_event(aio::event& ev) { co_await ev.wait(); }
+
+aio::task<void> event_wake(benchmark::State& state) {
+    const auto waiters = static_cast<std::size_t>(state.range(0));
+    aio::event ev;
+    aio::event_loop& loop = aio::get_running_loop();
+    for (auto _ : state) {
+        std::vector<aio::task_handle<void>> handles;
+        handles.reserve(waiters);
+        for (std::size_t i = 0; i < waiters; ++i) {
+            handles.push_back(loop.create_task(wait_event(ev)));
+        }
+        co_await aio::sleep(0ms);  // every waiter parks
+        ev.set();
+        co_await aio::gather(handles);
+        ev.clear();
+    }
+    set_per_op(state, static_cast<double>(waiters));
+}
+void BM_event_wake(benchmark::State& state) { drive(state, event_wake); }
+BENCHMARK(BM_event_wake)->Arg(1000);
+
+aio::task<void> pass_semaphore(aio::semaphore& sem) {
+    auto guard = co_await sem.scoped();
+    co_await aio::sleep(0ms);
+}
+
+aio::task<void> semaphore_tasks(benchmark::State& state) {
+    const auto tasks = static_cast<std::size_t>(state.range(0));
+    aio::semaphore sem(10);
+    for (auto _ : state) {
+        std::vector<aio::task<void>> passers;
+        passers.reserve(tasks);
+        for (std::size_t i = 0; i < tasks; ++i) {
+            passers.push_back(pass_semaphore(sem));
+        }
+        co_await aio::gather(std::move(passers));
+    }
+    set_per_op(state, static_cast<double>(tasks));
+}
+void BM_semaphore_tasks(benchmark::State& state) { drive(state, semaphore_tasks); }
+BENCHMARK(BM_semaphore_tasks)->Arg(1000);
 
 } // namespace
 
