@@ -19,8 +19,7 @@
 //   run_tests.cpp         "run cancels the tasks main left behind and lets them clean up" (aio::run
 //                         on its real-time loop)
 //   virtual_time_tests.cpp "the real-time loop is unaffected: ..."
-// Besides: cancel_tests.cpp's [scale] test bounds the real time 100,000 cancellations take, and
-// the examples' tests (random_delay: the demo's wall-clock figures) run real programs.
+// Besides: the examples' tests (random_delay: the demo's wall-clock figures) run real programs.
 // Everything else asserting order or a timeout's outcome runs here, on virtual time.
 #ifndef AIO_TESTS_HELPERS_VIRTUAL_TIME_HPP_INCLUDED
 #define AIO_TESTS_HELPERS_VIRTUAL_TIME_HPP_INCLUDED
