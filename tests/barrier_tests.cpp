@@ -4,6 +4,7 @@
 // arrival indices, draining, a cancelled waiter leaving the count, reset() and abort()
 // breaking waiters, and cancellation from every direction.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/barrier.hpp>
 #include <aio/errors.hpp>
@@ -60,7 +61,7 @@ TEST_CASE("a barrier needs at least one party", "[locks][barrier]") {
 TEST_CASE("the parties of a round pass together, each with a distinct arrival index",
           "[locks][barrier]") {
     // test_context_manager, test_filling_one_task
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(static_cast<std::ptrdiff_t>(N));
         std::vector<aio::task<std::size_t>> tasks;
         for (std::size_t i = 0; i < N; ++i) {
@@ -80,7 +81,7 @@ TEST_CASE("the parties of a round pass together, each with a distinct arrival in
 
 TEST_CASE("a one-party barrier lets each task through alone", "[locks][barrier]") {
     // test_filling_one_task_twice
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(1);
         auto t1 = aio::create_task(b.wait());
         co_await yield_times(1);
@@ -95,7 +96,7 @@ TEST_CASE("a one-party barrier lets each task through alone", "[locks][barrier]"
 
 TEST_CASE("n_waiting() counts the tasks of the round being filled", "[locks][barrier]") {
     // test_filling_task_by_task
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(3);
         auto t1 = aio::create_task(b.wait());
         co_await yield_times(1);
@@ -113,7 +114,7 @@ TEST_CASE("n_waiting() counts the tasks of the round being filled", "[locks][bar
 
 TEST_CASE("a barrier can be passed again and again by the same tasks", "[locks][barrier]") {
     // test_filling_tasks_wait_twice, test_filling_tasks_check_return_value
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(static_cast<std::ptrdiff_t>(N));
         int first = 0;
         int second = 0;
@@ -139,7 +140,7 @@ TEST_CASE("a barrier can be passed again and again by the same tasks", "[locks][
 
 TEST_CASE("a round drains until its last task has left wait()", "[locks][barrier]") {
     // test_draining_state
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(static_cast<std::ptrdiff_t>(N));
         std::vector<bool> draining;
         auto coro = [](aio::barrier& b, std::vector<bool>& draining) -> aio::task<void> {
@@ -160,7 +161,7 @@ TEST_CASE("a round drains until its last task has left wait()", "[locks][barrier
 
 TEST_CASE("tasks arriving while a round drains wait for the next round", "[locks][barrier]") {
     // test_blocking_tasks_while_draining
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         constexpr int rewait = 2;
         aio::barrier b(static_cast<std::ptrdiff_t>(N));
         aio::barrier others(static_cast<std::ptrdiff_t>(N) - rewait);
@@ -186,7 +187,7 @@ TEST_CASE("tasks arriving while a round drains wait for the next round", "[locks
 
 TEST_CASE("a cancelled barrier waiter leaves the count", "[locks][barrier][cancel]") {
     // test_filling_tasks_cancel_one: cancelling the waiting task directly (handle.cancel()).
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(3);
         int passed = 0;
         auto coro = [](aio::barrier& b, int& passed) -> aio::task<void> {
@@ -217,7 +218,7 @@ TEST_CASE("a cancelled barrier waiter leaves the count", "[locks][barrier][cance
 
 TEST_CASE("reset() of an empty barrier leaves it filling", "[locks][barrier]") {
     // test_reset_barrier
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(1);
         co_await b.reset();
         CHECK(b.n_waiting() == 0);
@@ -229,7 +230,7 @@ TEST_CASE("reset() of an empty barrier leaves it filling", "[locks][barrier]") {
 TEST_CASE("reset() breaks the waiting tasks and leaves the barrier usable", "[locks][barrier]") {
     // test_reset_barrier_while_tasks_waiting, test_reset_barrier_while_tasks_waiting_and_
     // waiting_again
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(static_cast<std::ptrdiff_t>(N));
         int broken = 0;
         int passed = 0;
@@ -264,7 +265,7 @@ TEST_CASE("reset() breaks the waiting tasks and leaves the barrier usable", "[lo
 TEST_CASE("abort() breaks the barrier for its waiters and later tasks until reset()",
           "[locks][barrier]") {
     // test_abort_barrier, test_abort_barrier_when_exception
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier one(1);
         co_await one.abort();
         CHECK(one.broken());
@@ -308,7 +309,7 @@ TEST_CASE("abort() breaks the barrier for its waiters and later tasks until rese
 
 TEST_CASE("an aborted barrier works again after reset()", "[locks][barrier]") {
     // test_abort_barrier_when_exception_then_resetting
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b1(static_cast<std::ptrdiff_t>(N));
         aio::barrier b2(static_cast<std::ptrdiff_t>(N));
         int r1 = 0;
@@ -356,7 +357,7 @@ TEST_CASE("an aborted barrier works again after reset()", "[locks][barrier]") {
 
 TEST_CASE("wait_for gives up on a barrier that does not fill, and the round needs one more",
           "[locks][barrier][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(2);
         auto bounded = aio::wait_for(b.wait(), 2ms);
         CHECK_THROWS_AS(co_await bounded, aio::timeout_error);
@@ -372,7 +373,7 @@ TEST_CASE("wait_for gives up on a barrier that does not fill, and the round need
 
 TEST_CASE("a failing gather sibling cancels a task waiting at a barrier",
           "[locks][barrier][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::barrier b(2);
         auto both = aio::gather(b.wait(), fail_soon());
         CHECK_THROWS_AS(co_await both, std::runtime_error);

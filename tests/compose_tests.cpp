@@ -9,6 +9,7 @@
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside. GCC 12:
 // every awaitable is built in a named local before it is awaited.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -323,12 +324,12 @@ TEST_CASE("wait_for(gather(tasks...)) returns the results in time, and on timeou
           "[compose]") {
     journal log;
     SECTION("in time") {
-        const auto out = aio::run(wait_for_gather_args(1ms, 10s, log));
+        const auto out = run_virtual(wait_for_gather_args(1ms, 10s, log));
         CHECK_FALSE(out.timed_out);
         CHECK(out.value == std::tuple<int, int>(1, 2));
     }
     SECTION("timeout") {
-        const auto out = aio::run(wait_for_gather_args(10s, 5ms, log));
+        const auto out = run_virtual(wait_for_gather_args(10s, 5ms, log));
         CHECK(out.timed_out);
         CHECK(log == journal{"cancelled 1", "cancelled 2"});
     }
@@ -339,12 +340,12 @@ TEST_CASE("wait_for(gather(std::move(tasks))) returns the results in time, and o
           "[compose]") {
     journal log;
     SECTION("in time") {
-        const auto out = aio::run(wait_for_gather_range(1ms, 10s, log));
+        const auto out = run_virtual(wait_for_gather_range(1ms, 10s, log));
         CHECK_FALSE(out.timed_out);
         CHECK(out.value == std::vector<int>{1, 2});
     }
     SECTION("timeout") {
-        const auto out = aio::run(wait_for_gather_range(10s, 5ms, log));
+        const auto out = run_virtual(wait_for_gather_range(10s, 5ms, log));
         CHECK(out.timed_out);
         CHECK(log == journal{"cancelled 1", "cancelled 2"});
     }
@@ -354,7 +355,7 @@ TEST_CASE("a gather of running task handles moved into wait_for still sees them 
           "[compose]") {
     const bool range = GENERATE(false, true);
     CAPTURE(range);
-    const handles_seen out = aio::run(wait_for_gather_of_handles(range));
+    const handles_seen out = run_virtual(wait_for_gather_of_handles(range));
     CHECK(out.results == std::vector<int>{1, 2});
     CHECK(out.first_done);
     CHECK(out.second_done);
@@ -362,20 +363,20 @@ TEST_CASE("a gather of running task handles moved into wait_for still sees them 
 
 TEST_CASE("two range gathers of the same running handles can both be moved into wait_for",
           "[compose]") {
-    CHECK(aio::run(two_range_gathers_of_the_same_handles()) == std::vector<int>{0, 1, 2, 0, 1, 2});
+    CHECK(run_virtual(two_range_gathers_of_the_same_handles()) == std::vector<int>{0, 1, 2, 0, 1, 2});
 }
 
 TEST_CASE("wait_for(wait(handles)) returns done and pending in time, and times out without "
           "cancelling the tasks",
           "[compose]") {
     SECTION("in time") {
-        const wait_seen out = aio::run(wait_for_wait(10s));
+        const wait_seen out = run_virtual(wait_for_wait(10s));
         CHECK_FALSE(out.timed_out);
         CHECK(out.done == 2);
         CHECK(out.pending == 0);
     }
     SECTION("timeout") {
-        const wait_seen out = aio::run(wait_for_wait(10ms));
+        const wait_seen out = run_virtual(wait_for_wait(10ms));
         CHECK(out.timed_out);
         CHECK_FALSE(out.slow_cancelled);
     }
@@ -385,12 +386,12 @@ TEST_CASE("wait_for(as_completed's next()) yields the next task in time, and tim
           "it running",
           "[compose]") {
     SECTION("in time") {
-        const timed<int> out = aio::run(wait_for_next(1ms, 10s));
+        const timed<int> out = run_virtual(wait_for_next(1ms, 10s));
         CHECK_FALSE(out.timed_out);
         CHECK(out.value == 7);
     }
     SECTION("timeout") {
-        const timed<int> out = aio::run(wait_for_next(50ms, 5ms));
+        const timed<int> out = run_virtual(wait_for_next(50ms, 5ms));
         CHECK(out.timed_out);
     }
 }
@@ -398,12 +399,12 @@ TEST_CASE("wait_for(as_completed's next()) yields the next task in time, and tim
 TEST_CASE("wait_for(shield(work)) times out while the shielded work runs to its end", "[compose]") {
     journal log;
     SECTION("in time") {
-        const timed<int> out = aio::run(wait_for_shield(10s, log));
+        const timed<int> out = run_virtual(wait_for_shield(10s, log));
         CHECK_FALSE(out.timed_out);
         CHECK(out.value == 4);
     }
     SECTION("timeout") {
-        const timed<int> out = aio::run(wait_for_shield(5ms, log));
+        const timed<int> out = run_virtual(wait_for_shield(5ms, log));
         CHECK(out.timed_out);
     }
     CHECK(log == journal{"done 4"});
@@ -411,17 +412,17 @@ TEST_CASE("wait_for(shield(work)) times out while the shielded work runs to its 
 
 TEST_CASE("wait_for of a sleep, of a wait_for and of a task handle time out or complete",
           "[compose]") {
-    CHECK(aio::run(wait_for_sleep_times_out()));
+    CHECK(run_virtual(wait_for_sleep_times_out()));
     SECTION("the inner wait_for is shorter") {
-        const timed<int> out = aio::run(wait_for_wait_for(5ms, 10s));
+        const timed<int> out = run_virtual(wait_for_wait_for(5ms, 10s));
         CHECK(out.timed_out);
     }
     SECTION("the outer wait_for is shorter") {
-        const timed<int> out = aio::run(wait_for_wait_for(10s, 5ms));
+        const timed<int> out = run_virtual(wait_for_wait_for(10s, 5ms));
         CHECK(out.timed_out);
     }
     SECTION("a task handle in time") {
-        const timed<int> out = aio::run(wait_for_handle(10s));
+        const timed<int> out = run_virtual(wait_for_handle(10s));
         CHECK_FALSE(out.timed_out);
         CHECK(out.value == 6);
     }
@@ -429,27 +430,27 @@ TEST_CASE("wait_for of a sleep, of a wait_for and of a task handle time out or c
 
 TEST_CASE("shield accepts every awaitable the library returns and yields its result", "[compose]") {
     journal log;
-    CHECK(aio::run(shield_gather(1ms, log)) == std::tuple<int, int>(1, 2));
-    CHECK(aio::run(shield_gather_range(log)) == std::vector<int>{1, 2});
-    CHECK(aio::run(shield_wait_for(10s)) == 5);
-    CHECK_THROWS_AS(aio::run(shield_wait_for(0ms)), aio::timeout_error);
-    CHECK(aio::run(shield_wait()) == 1);
-    CHECK(aio::run(shield_next()) == 8);
-    CHECK(aio::run(shield_sleep()));
-    CHECK(aio::run(shield_shield()) == 9);
+    CHECK(run_virtual(shield_gather(1ms, log)) == std::tuple<int, int>(1, 2));
+    CHECK(run_virtual(shield_gather_range(log)) == std::vector<int>{1, 2});
+    CHECK(run_virtual(shield_wait_for(10s)) == 5);
+    CHECK_THROWS_AS(run_virtual(shield_wait_for(0ms)), aio::timeout_error);
+    CHECK(run_virtual(shield_wait()) == 1);
+    CHECK(run_virtual(shield_next()) == 8);
+    CHECK(run_virtual(shield_sleep()));
+    CHECK(run_virtual(shield_shield()) == 9);
 }
 
 TEST_CASE("a task awaiting shield(gather(...)) is cancelled at once while the gather runs to "
           "its end",
           "[compose]") {
     journal log;
-    CHECK(aio::run(shielded_gather_in_a_cancelled_waiter(log)));
+    CHECK(run_virtual(shielded_gather_in_a_cancelled_waiter(log)));
     CHECK(log == journal{"done 1"});
 }
 
 TEST_CASE("gather accepts gathers as children", "[compose]") {
     journal log;
-    const auto [args, range] = aio::run(gather_of_gathers(log));
+    const auto [args, range] = run_virtual(gather_of_gathers(log));
     CHECK(args == std::tuple<int, int>(1, 2));
     CHECK(range == std::vector<int>{1, 2});
 }
@@ -458,7 +459,7 @@ TEST_CASE("a gather, wait or wait_for that was awaited refuses to be moved with 
           "invalid_state_error",
           "[compose]") {
     journal log;
-    const move_after_await out = aio::run(move_awaited_awaitables(log));
+    const move_after_await out = run_virtual(move_awaited_awaitables(log));
     CHECK(out.gather_refused);
     CHECK(out.range_refused);
     CHECK(out.wait_for_refused);

@@ -5,6 +5,7 @@
 // cancel is not lost (gh-112202), misuse without the lock, and cancellation from every
 // direction.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/condition.hpp>
 #include <aio/errors.hpp>
@@ -65,7 +66,7 @@ TEST_CASE("a notified waiter returns from wait() only once it holds the lock aga
           "[locks][condition]") {
     // test_wait
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::condition cond;
         auto t1 = aio::create_task(wait_once(cond, 1, order));
         auto t2 = aio::create_task(wait_once(cond, 2, order));
@@ -99,7 +100,7 @@ TEST_CASE("a notified waiter returns from wait() only once it holds the lock aga
 TEST_CASE("a cancelled wait() ends cancelled, holding the lock again",
           "[locks][condition][cancel]") {
     // test_wait_cancel: cancelling the waiting task directly (handle.cancel()).
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         co_await cond.acquire();
         auto waiting = aio::create_task(cond.wait());
@@ -116,7 +117,7 @@ TEST_CASE("a cancelled wait() ends cancelled, holding the lock again",
 TEST_CASE("a notified wait() cancelled while the lock is contested still takes the lock",
           "[locks][condition][cancel]") {
     // test_wait_cancel_contested
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         co_await cond.acquire();
         auto waiting = aio::create_task(cond.wait());
@@ -139,7 +140,7 @@ TEST_CASE("a wait() cancelled while it takes the lock again waits for the lock, 
           "cancelled",
           "[locks][condition][cancel]") {
     // test_wait_cancel_after_notify (bpo-32841)
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         bool waited = false;
         auto body = [](aio::condition& cond, bool& waited) -> aio::task<void> {
@@ -169,7 +170,7 @@ TEST_CASE("wait(), notify() and notify_all() without the lock throw invalid_stat
     aio::condition cond;
     CHECK_THROWS_AS(cond.notify(), aio::invalid_state_error);
     CHECK_THROWS_AS(cond.notify_all(), aio::invalid_state_error);
-    aio::run([](aio::condition& cond) -> aio::task<void> {
+    run_virtual([](aio::condition& cond) -> aio::task<void> {
         CHECK_THROWS_AS(co_await cond.wait(), aio::invalid_state_error);
         CHECK(!cond.locked());
     }(cond));
@@ -179,7 +180,7 @@ TEST_CASE("wait_for() waits until the predicate holds and returns its value",
           "[locks][condition]") {
     // test_wait_for
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::condition cond;
         bool presult = false;
         auto c1 = [](aio::condition& cond, bool& presult,
@@ -212,7 +213,7 @@ TEST_CASE("wait_for() waits until the predicate holds and returns its value",
 TEST_CASE("wait_for() with a true predicate returns without the lock; a false one needs it",
           "[locks][condition]") {
     // test_wait_for_unacquired
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         auto answer = [] { return 42; };
         const int value = co_await cond.wait_for(answer);
@@ -225,7 +226,7 @@ TEST_CASE("wait_for() with a true predicate returns without the lock; a false on
 TEST_CASE("notify(n) wakes n waiters in order; notify_all() wakes them all", "[locks][condition]") {
     // test_notify, test_notify_all
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::condition cond;
         auto t1 = aio::create_task(wait_once(cond, 1, order, true));
         auto t2 = aio::create_task(wait_once(cond, 2, order, true));
@@ -257,7 +258,7 @@ TEST_CASE("notify(n) wakes n waiters in order; notify_all() wakes them all", "[l
 TEST_CASE("a condition's scoped guard holds its lock; a shared lock is the same lock",
           "[locks][condition]") {
     // test_context_manager, test_explicit_lock
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition own;
         {
             auto g = co_await own.scoped();
@@ -285,7 +286,7 @@ TEST_CASE("a condition's scoped guard holds its lock; a shared lock is the same 
 TEST_CASE("wait_for times out a wait() and the lock is held again afterwards",
           "[locks][condition][cancel]") {
     // test_timeout_in_block
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         auto g = co_await cond.scoped();
         auto bounded = aio::wait_for(cond.wait(), 2ms);
@@ -299,7 +300,7 @@ TEST_CASE("a notify() racing a cancel of the notified waiter goes to another wai
     // test_cancelled_wakeup (gh-112202): the waiter is cancelled after notify() woke it,
     // before it ran. (The CPython test waits with a timeout for the item to be consumed; here
     // the lock is released and the loop runs a few times instead.)
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         int state = 0;
         auto c0 = aio::create_task(consumer(cond, state));
@@ -326,7 +327,7 @@ TEST_CASE("a notify() racing a cancel of the notified waiter goes to another wai
 TEST_CASE("a notified waiter cancelled while it takes the lock again passes the notification on",
           "[locks][condition][cancel]") {
     // test_cancelled_wakeup_relock (gh-112202)
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         int state = 0;
         auto c0 = aio::create_task(consumer(cond, state));
@@ -353,7 +354,7 @@ TEST_CASE("a notified waiter cancelled while it takes the lock again passes the 
 
 TEST_CASE("a failing gather sibling cancels a task waiting on a condition",
           "[locks][condition][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::condition cond;
         int state = 0;
         auto both = aio::gather(consumer(cond, state), fail_soon());

@@ -3,6 +3,7 @@
 // Lib/test/test_asyncio/test_locks.py, EventTests; each test names the one it follows), and
 // cancellation from every direction.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event.hpp>
@@ -43,7 +44,7 @@ TEST_CASE("set() wakes every waiter in order; a task waiting on a set event does
           "[locks][event]") {
     // test_wait
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::event ev;
         CHECK(!ev.is_set());
         auto t1 = aio::create_task(waiter(ev, 1, order));
@@ -60,7 +61,7 @@ TEST_CASE("set() wakes every waiter in order; a task waiting on a set event does
 
 TEST_CASE("waiting on an event that is set returns at once", "[locks][event]") {
     // test_wait_on_set
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::event ev;
         ev.set();
         co_await ev.wait();
@@ -82,7 +83,7 @@ TEST_CASE("a clear() after set() does not take the wake-up back from the waiters
           "[locks][event]") {
     // test_clear_with_waiters
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::event ev;
         auto t = aio::create_task(waiter(ev, 1, order));
         co_await yield_times(1);
@@ -109,7 +110,7 @@ TEST_CASE("a cancelled event waiter ends cancelled and is not woken by set()",
           "[locks][event][cancel]") {
     // test_wait_cancel: cancelling the waiting task directly (handle.cancel()).
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::event ev;
         auto a = aio::create_task(waiter(ev, 1, order));
         auto b = aio::create_task(waiter(ev, 2, order));
@@ -124,7 +125,7 @@ TEST_CASE("a cancelled event waiter ends cancelled and is not woken by set()",
 }
 
 TEST_CASE("wait_for gives up on an event that is never set", "[locks][event][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::event ev;
         auto bounded = aio::wait_for(ev.wait(), 2ms);
         CHECK_THROWS_AS(co_await bounded, aio::timeout_error);
@@ -137,7 +138,7 @@ TEST_CASE("wait_for gives up on an event that is never set", "[locks][event][can
 TEST_CASE("a failing gather sibling cancels a task waiting for an event",
           "[locks][event][cancel]") {
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::event ev;
         auto both = aio::gather(waiter(ev, 1, order), fail_soon());
         CHECK_THROWS_AS(co_await both, std::runtime_error);

@@ -5,6 +5,7 @@
 // on, never two holders; the scoped guard; cancellation from every direction.
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event.hpp>
@@ -59,7 +60,7 @@ aio::task<void> fail_soon() {
 
 TEST_CASE("a free lock is taken without waiting and release() frees it", "[locks][lock]") {
     // test_lock, test_release_no_waiters
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::lock l;
         CHECK(!l.locked());
         co_await l.acquire();
@@ -80,7 +81,7 @@ TEST_CASE("waiters get the lock one release at a time, in the order they asked f
           "[locks][lock]") {
     // test_acquire
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::lock l;
         co_await l.acquire();
         auto t1 = aio::create_task(take(l, 1, order));
@@ -109,7 +110,7 @@ TEST_CASE("a newcomer cannot take the lock past a waiter that was woken but has 
     // asyncio's acquire() fast path requires that no waiter is pending (locks.py: "fair
     // scheduling, where thread always waits its turn"); the lock reads unlocked meanwhile.
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::lock l;
         co_await l.acquire();
         auto waiter = aio::create_task(lockit(l, 1, order));
@@ -128,7 +129,7 @@ TEST_CASE("a cancelled waiter leaves the queue and the lock stays usable",
           "[locks][lock][cancel]") {
     // test_acquire_cancel: cancelling the waiting task directly (handle.cancel()).
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::lock l;
         co_await l.acquire();
         auto waiter = aio::create_task(take(l, 1, order));
@@ -149,7 +150,7 @@ TEST_CASE("a release racing the cancel of the first waiter goes to the next wait
           "[locks][lock][cancel]") {
     // test_cancel_race: A holds the lock, B and C wait; B is cancelled as A releases.
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::lock l;
         aio::event fa;
         auto ta = aio::create_task(lockit(l, 1, order, &fa));
@@ -178,7 +179,7 @@ TEST_CASE("a cancel and a release in one callback never make two holders",
         int calls = 0;
         int locks = 0;
     } n;
-    aio::run([](counts& n) -> aio::task<void> {
+    run_virtual([](counts& n) -> aio::task<void> {
         aio::lock l;
         auto lockit = [](aio::lock& l, counts& n) -> aio::task<void> {
             ++n.calls;
@@ -210,7 +211,7 @@ TEST_CASE("a waiter cancelled before the release does not block the next acquire
           "[locks][lock][cancel]") {
     // test_finished_waiter_cancelled
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::lock l;
         co_await l.acquire();
         auto tb = aio::create_task(take(l, 2, order));
@@ -232,7 +233,7 @@ TEST_CASE("a waiter woken and then cancelled before it runs passes the lock to t
     // test_finished_waiter_cancelled with release() first, so that B's wake-up is lost
     // unless B passes it on.
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::lock l;
         co_await l.acquire();
         auto tb = aio::create_task(take(l, 2, order));
@@ -251,7 +252,7 @@ TEST_CASE("a waiter woken and then cancelled before it runs passes the lock to t
 TEST_CASE("a scoped guard holds the lock for its scope and releases it on every way out",
           "[locks][lock]") {
     // test_context_manager
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::lock l;
         {
             aio::lock::guard g = co_await l.scoped();
@@ -269,7 +270,7 @@ TEST_CASE("a scoped guard holds the lock for its scope and releases it on every 
 }
 
 TEST_CASE("a guard is move-only, releases once, and can release early", "[locks][lock]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::lock l;
         aio::lock::guard outer;
         CHECK(!outer.owns());
@@ -288,7 +289,7 @@ TEST_CASE("a guard is move-only, releases once, and can release early", "[locks]
 
 TEST_CASE("a guard whose lock was released by hand reports it on stderr", "[locks][lock]") {
     capture_stderr capture;
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::lock l;
         auto g = co_await l.scoped();
         l.release();  // misuse: the guard still thinks it holds the lock
@@ -299,7 +300,7 @@ TEST_CASE("a guard whose lock was released by hand reports it on stderr", "[lock
 
 TEST_CASE("wait_for gives up on a lock that stays locked and leaves no waiter behind",
           "[locks][lock][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::lock l;
         co_await l.acquire();
         auto bounded = aio::wait_for(l.acquire(), 2ms);
@@ -314,7 +315,7 @@ TEST_CASE("wait_for gives up on a lock that stays locked and leaves no waiter be
 
 TEST_CASE("a failing gather sibling cancels a task waiting for a lock", "[locks][lock][cancel]") {
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::lock l;
         co_await l.acquire();
         auto both = aio::gather(take(l, 1, order), fail_soon());
@@ -341,7 +342,7 @@ TEST_CASE("a waiter woken but destroyed with its loop before it ran passes the l
     }                 // the loop closes: a's frame is destroyed, then b's
     CHECK(order.empty());
     CHECK(!l.locked());
-    aio::run([](aio::lock& l) -> aio::task<void> {  // not stuck waiting for a or b
+    run_virtual([](aio::lock& l) -> aio::task<void> {  // not stuck waiting for a or b
         co_await l.acquire();
         l.release();
     }(l));

@@ -4,6 +4,7 @@
 // (event_tests.cpp, lock_tests.cpp, semaphore_tests.cpp, condition_tests.cpp,
 // barrier_tests.cpp).
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/locks.hpp>
 #include <aio/run.hpp>
@@ -70,6 +71,6 @@ aio::task<> locks_synopsis(std::vector<std::string>& log) {
 
 TEST_CASE("the README's synopsis of the synchronisation primitives runs", "[locks]") {
     std::vector<std::string> log;
-    aio::run(locks_synopsis(log));
+    run_virtual(locks_synopsis(log));
     CHECK(log == std::vector<std::string>{"locked", "one permit left", "consumed 7", "arrived 0"});
 }

@@ -4,6 +4,7 @@
 // are the ones re-implementations get wrong: a cancelled get() or put() never loses an item or
 // a slot. Timing is by yields (sleep(0)), never by the wall clock.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -130,7 +131,7 @@ TEST_CASE("a priority queue of many items pops them sorted", "[queue]") {
 }
 
 TEST_CASE("queues carry move-only items", "[queue]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<std::unique_ptr<int>> q(1);
         co_await q.put(std::make_unique<int>(7));
         auto second = aio::create_task(put_into(q, std::make_unique<int>(8)));
@@ -149,7 +150,7 @@ TEST_CASE("queues carry move-only items", "[queue]") {
 
 TEST_CASE("a get waits for a put and receives that item", "[queue]") {
     // test_blocking_get_wait
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         auto getter = aio::create_task(get_from(q));
         co_await yields(2);
@@ -161,7 +162,7 @@ TEST_CASE("a get waits for a put and receives that item", "[queue]") {
 
 TEST_CASE("a put into a full queue waits until a get makes room", "[queue]") {
     // test_blocking_put_wait
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(1);
         co_await q.put(1);
         auto putter = aio::create_task(put_into(q, 2));
@@ -175,7 +176,7 @@ TEST_CASE("a put into a full queue waits until a get makes room", "[queue]") {
 
 TEST_CASE("getters are served in the order they started waiting", "[queue]") {
     // test_why_are_getters_waiting
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         auto a = aio::create_task(get_from(q));
         auto b = aio::create_task(get_from(q));
@@ -192,7 +193,7 @@ TEST_CASE("getters are served in the order they started waiting", "[queue]") {
 
 TEST_CASE("putters are served in the order they started waiting", "[queue]") {
     // test_why_are_putters_waiting
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(2);
         q.put_nowait(0);
         q.put_nowait(1);
@@ -213,7 +214,7 @@ TEST_CASE("a woken getter is sure of an item: get_nowait cannot take the last on
           "[queue]") {
     // aio's fairness (see queue.hpp): asyncio would let get_nowait barge in, and the woken
     // getter would wait again at the back.
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         auto a = aio::create_task(get_from(q));
         co_await yields();
@@ -231,7 +232,7 @@ TEST_CASE("a woken getter is sure of an item: get_nowait cannot take the last on
 TEST_CASE("a getter cancelled after being woken leaves its item to the next get",
           "[queue][cancel]") {
     // test_get_cancel_drop_one_pending_reader
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         auto reader = aio::create_task(get_from(q));
         co_await yields();
@@ -247,7 +248,7 @@ TEST_CASE("a getter cancelled after being woken leaves its item to the next get"
 
 TEST_CASE("cancelling one of many woken getters loses no item", "[queue][cancel]") {
     // test_get_cancel_drop_many_pending_readers
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         auto r1 = aio::create_task(get_from(q));
         auto r2 = aio::create_task(get_from(q));
@@ -265,7 +266,7 @@ TEST_CASE("cancelling one of many woken getters loses no item", "[queue][cancel]
 
 TEST_CASE("a getter cancelled before any put leaves no trace", "[queue][cancel]") {
     // test_get_cancelled_race
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         auto t1 = aio::create_task(get_from(q));
         auto t2 = aio::create_task(get_from(q));
@@ -282,7 +283,7 @@ TEST_CASE("a getter cancelled before any put leaves no trace", "[queue][cancel]"
 
 TEST_CASE("a putter cancelled while waiting puts nothing", "[queue][cancel]") {
     // test_put_cancel_drop
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(1);
         q.put_nowait(1);
         auto putter = aio::create_task(put_into(q, 2));
@@ -297,7 +298,7 @@ TEST_CASE("a putter cancelled while waiting puts nothing", "[queue][cancel]") {
 
 TEST_CASE("a putter cancelled beside others keeps the rest in order", "[queue][cancel]") {
     // test_put_cancelled_race
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<std::string> q(1);
         auto put_a = aio::create_task(put_into(q, std::string("a")));
         auto put_b = aio::create_task(put_into(q, std::string("b")));
@@ -316,7 +317,7 @@ TEST_CASE("a putter cancelled beside others keeps the rest in order", "[queue][c
 }
 
 TEST_CASE("a putter cancelled after being woken passes its slot on", "[queue][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(1);
         q.put_nowait(0);
         auto p1 = aio::create_task(put_into(q, 1));
@@ -333,7 +334,7 @@ TEST_CASE("a putter cancelled after being woken passes its slot on", "[queue][ca
 
 TEST_CASE("a get that timed out leaves no getter behind", "[queue][cancel]") {
     // test_cancelled_getters_not_being_held_in_self_getters
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(5);
         auto timed = aio::wait_for(get_from(q), 1ms);
         CHECK_THROWS_AS(co_await timed, aio::timeout_error);
@@ -344,7 +345,7 @@ TEST_CASE("a get that timed out leaves no getter behind", "[queue][cancel]") {
 
 TEST_CASE("a put that timed out leaves no putter behind", "[queue][cancel]") {
     // test_cancelled_puts_not_being_held_in_self_putters
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(1);
         q.put_nowait(1);
         auto timed = aio::wait_for(put_into(q, 2), 1ms);
@@ -356,7 +357,7 @@ TEST_CASE("a put that timed out leaves no putter behind", "[queue][cancel]") {
 }
 
 TEST_CASE("a failing gather sibling cancels a waiting get, put and join", "[queue][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(1);
         auto fail = []() -> aio::task<int> {
             co_await yields(2);
@@ -378,7 +379,7 @@ TEST_CASE("a failing gather sibling cancels a waiting get, put and join", "[queu
 
 TEST_CASE("join waits until every item put is marked done", "[queue]") {
     // test_task_done, test_join_empty_queue
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         co_await q.join();  // nothing unfinished: at once
         for (int i = 0; i < 10; ++i) {
@@ -417,7 +418,7 @@ TEST_CASE("task_done called more times than items put throws", "[queue]") {
 
 TEST_CASE("a shut-down empty queue refuses put and get", "[queue][shutdown]") {
     // test_shutdown_empty
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         q.shutdown();
         CHECK(q.is_shut_down());
@@ -430,7 +431,7 @@ TEST_CASE("a shut-down empty queue refuses put and get", "[queue][shutdown]") {
 
 TEST_CASE("a shut-down queue still gives its items, then refuses", "[queue][shutdown]") {
     // test_shutdown_nonempty
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         q.put_nowait(1);
         q.put_nowait(2);
@@ -444,7 +445,7 @@ TEST_CASE("a shut-down queue still gives its items, then refuses", "[queue][shut
 
 TEST_CASE("an immediate shutdown drops the items and settles join", "[queue][shutdown]") {
     // test_shutdown_immediate, test_shutdown_immediate_with_unfinished
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         q.put_nowait(1);
         q.put_nowait(2);
@@ -466,7 +467,7 @@ TEST_CASE("an immediate shutdown drops the items and settles join", "[queue][shu
 
 TEST_CASE("shutdown wakes every waiting getter with queue_shut_down", "[queue][shutdown]") {
     // test_shutdown_getters_deque (and the getters of test_shutdown_empty)
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         std::vector<aio::task_handle<int>> getters;
         for (int i = 0; i < 3; ++i) {
@@ -481,7 +482,7 @@ TEST_CASE("shutdown wakes every waiting getter with queue_shut_down", "[queue][s
 }
 
 TEST_CASE("getters woken by shutdown drain what is left, then throw", "[queue][shutdown]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q;
         auto a = aio::create_task(get_from(q));
         auto b = aio::create_task(get_from(q));
@@ -495,7 +496,7 @@ TEST_CASE("getters woken by shutdown drain what is left, then throw", "[queue][s
 
 TEST_CASE("shutdown wakes every waiting putter with queue_shut_down", "[queue][shutdown]") {
     // test_shutdown_putters_deque
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(1);
         q.put_nowait(0);
         std::vector<aio::task_handle<void>> putters;
@@ -514,7 +515,7 @@ TEST_CASE("shutdown wakes every waiting putter with queue_shut_down", "[queue][s
 TEST_CASE("after shutdown, get, task_done and join still work through the items",
           "[queue][shutdown]") {
     // test_shutdown_get_task_done_join
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(2);
         q.put_nowait(1);
         q.put_nowait(2);
@@ -532,7 +533,7 @@ TEST_CASE("after shutdown, get, task_done and join still work through the items"
 
 TEST_CASE("a put refused by shutdown leaves join unaffected", "[queue][shutdown]") {
     // test_shutdown_put_join
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::queue<int> q(1);
         q.put_nowait(1);
         auto putter = aio::create_task(put_into(q, 2));

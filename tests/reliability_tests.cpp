@@ -8,6 +8,7 @@
 // Scenarios are coroutines that return what they observed; the CHECKs stay outside.
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 #include "helpers/counted.hpp"
 
 #include <aio/aio.hpp>
@@ -296,7 +297,7 @@ TEST_CASE("a wait interrupted by cancel() throws cancelled_error even if uncance
         GENERATE(from_range(std::begin(all_wait_kinds), std::end(all_wait_kinds)));
     CAPTURE(name_of(kind));
     arrived = 0;
-    const interrupted_outcome out = aio::run(cancel_then_uncancel(kind));
+    const interrupted_outcome out = run_virtual(cancel_then_uncancel(kind));
     CHECK(out.cancelled_at_the_wait);
     CHECK_FALSE(out.returned);
     CHECK(out.task_cancelled);
@@ -367,14 +368,14 @@ TEST_CASE("a second task awaiting as_completed's next() while another waits gets
           "invalid_state_error and the first is unaffected",
           "[wait][issue10]") {
     SECTION("the first gets the next task to finish") {
-        const concurrent_next_outcome out = aio::run(two_tasks_await_next(false));
+        const concurrent_next_outcome out = run_virtual(two_tasks_await_next(false));
         CHECK(out.second.refused);
         CHECK(out.first.value == 1);
         CHECK_FALSE(out.first.refused);
         CHECK(out.later == std::vector<int>{2});
     }
     SECTION("the first can still be cancelled, and nothing is handed out twice or lost") {
-        const concurrent_next_outcome out = aio::run(two_tasks_await_next(true));
+        const concurrent_next_outcome out = run_virtual(two_tasks_await_next(true));
         CHECK(out.second.refused);
         CHECK(out.first.cancelled);
         CHECK(out.later == std::vector<int>{1, 2});
@@ -607,7 +608,7 @@ TEST_CASE("a child's exception that a cancelled gather or wait_for cannot delive
         GENERATE(from_range(std::begin(all_lossy_waits), std::end(all_lossy_waits)));
     CAPTURE(static_cast<int>(kind));
     capture_stderr capture;
-    const bool cancelled = aio::run(cancel_waiter(wait_on_failing_cleanup(kind)));
+    const bool cancelled = run_virtual(cancel_waiter(wait_on_failing_cleanup(kind)));
     const std::string text = capture.stop();
     CHECK(cancelled);
     INFO(text);
@@ -620,7 +621,7 @@ TEST_CASE("a gather child's failure is reported on stderr when the waiter is can
           "the gather could rethrow it",
           "[gather][issue10]") {
     capture_stderr capture;
-    const bool cancelled = aio::run(cancel_waiter(wait_on_failure_then_cancelled()));
+    const bool cancelled = run_virtual(cancel_waiter(wait_on_failure_then_cancelled()));
     const std::string text = capture.stop();
     CHECK(cancelled);
     CHECK(contains(text, "exception was never retrieved: failed first"));
@@ -657,7 +658,7 @@ TEST_CASE("an outcome's exception that a cancelled gather(return_exceptions) can
     const bool range = GENERATE(false, true);
     CAPTURE(range);
     capture_stderr capture;
-    const bool cancelled = aio::run(cancel_waiter(collect_then_cancelled(range)));
+    const bool cancelled = run_virtual(cancel_waiter(collect_then_cancelled(range)));
     const std::string text = capture.stop();
     CHECK(cancelled);
     INFO(text);
@@ -737,7 +738,7 @@ TEST_CASE("a task awaiting its own handle gets invalid_state_error at the await"
     const bool through_helper = GENERATE(false, true);
     CAPTURE(through_helper);
     std::string error;
-    CHECK(aio::run(run_self_awaiting(through_helper, error)) == 1);
+    CHECK(run_virtual(run_self_awaiting(through_helper, error)) == 1);
     CHECK(contains(error, "cannot await on itself"));
 }
 
@@ -776,7 +777,7 @@ TEST_CASE("a task_group destroyed without being awaited reports its children's f
     const bool read_handle = GENERATE(false, true);
     CAPTURE(read_handle);
     capture_stderr capture;
-    const int result = aio::run(leave_group_unjoined(read_handle));
+    const int result = run_virtual(leave_group_unjoined(read_handle));
     const std::string text = capture.stop();
     INFO(text);
     CHECK(result == (read_handle ? 2 : 1));
@@ -833,7 +834,7 @@ TEST_CASE("a gather child's failure after the gather already failed is reported 
     const bool range = GENERATE(false, true);
     CAPTURE(range);
     capture_stderr capture;
-    const std::string thrown = aio::run(gather_two_failures(range));
+    const std::string thrown = run_virtual(gather_two_failures(range));
     const std::string text = capture.stop();
     INFO(text);
     CHECK(thrown == "failed first");
@@ -884,7 +885,7 @@ TEST_CASE("failures a range gather(return_exceptions) collected before its waite
           "are reported on stderr",
           "[gather][issue10]") {
     capture_stderr capture;
-    const bool cancelled = aio::run(cancel_collecting_gather());
+    const bool cancelled = run_virtual(cancel_collecting_gather());
     const std::string text = capture.stop();
     INFO(text);
     CHECK(cancelled);

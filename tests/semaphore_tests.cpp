@@ -4,6 +4,7 @@
 // test names the one it follows): strict FIFO, no hang after cancellations (gh-90155,
 // gh-97545), the scoped guard, and cancellation from every direction.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/gather.hpp>
@@ -56,7 +57,7 @@ TEST_CASE("permits are taken without waiting while free, then in FIFO order",
           "[locks][semaphore]") {
     // test_acquire
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem(3);
         co_await sem.acquire();
         co_await sem.acquire();
@@ -82,7 +83,7 @@ TEST_CASE("permits are taken without waiting while free, then in FIFO order",
 
 TEST_CASE("release() without waiters frees a permit", "[locks][semaphore]") {
     // test_release_no_waiters
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::semaphore sem;
         co_await sem.acquire();
         CHECK(sem.locked());
@@ -96,7 +97,7 @@ TEST_CASE("a bounded semaphore refuses to be released above its initial value",
     // test_release_not_acquired
     aio::bounded_semaphore sem;
     CHECK_THROWS_AS(sem.release(), aio::invalid_state_error);
-    aio::run([](aio::bounded_semaphore& sem) -> aio::task<void> {
+    run_virtual([](aio::bounded_semaphore& sem) -> aio::task<void> {
         co_await sem.acquire();
         auto waiter = aio::create_task(
             [](aio::bounded_semaphore& sem) -> aio::task<void> { co_await sem.acquire(); }(sem));
@@ -112,7 +113,7 @@ TEST_CASE("a bounded semaphore refuses to be released above its initial value",
 TEST_CASE("a cancelled semaphore waiter leaves the queue", "[locks][semaphore][cancel]") {
     // test_acquire_cancel: cancelling the waiting task directly (handle.cancel()).
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem;
         co_await sem.acquire();
         auto waiter = aio::create_task(take(sem, 1, order));
@@ -130,7 +131,7 @@ TEST_CASE("waiters cancelled before a release do not take its permit",
           "[locks][semaphore][cancel]") {
     // test_acquire_cancel_before_awoken
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem(0);
         auto t1 = aio::create_task(take(sem, 1, order));
         auto t2 = aio::create_task(take(sem, 2, order));
@@ -154,7 +155,7 @@ TEST_CASE("a release after a cancelled first waiter reaches the next waiter",
           "[locks][semaphore][cancel]") {
     // test_acquire_hang
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem(0);
         auto t1 = aio::create_task(take(sem, 1, order));
         auto t2 = aio::create_task(take(sem, 2, order));
@@ -170,7 +171,7 @@ TEST_CASE("a release after a cancelled first waiter reaches the next waiter",
 
 TEST_CASE("a waiter woken and then cancelled gives its permit back", "[locks][semaphore][cancel]") {
     // test_acquire_no_hang (gh-90155)
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::semaphore sem(1);
         aio::task_handle<void> t2;
         bool c2_entered = false;
@@ -200,7 +201,7 @@ TEST_CASE("a waiter woken and then cancelled gives its permit back", "[locks][se
 TEST_CASE("tasks that release and re-acquire take turns in FIFO order", "[locks][semaphore]") {
     // test_acquire_fifo_order
     std::vector<std::string> log;
-    aio::run([](std::vector<std::string>& log) -> aio::task<void> {
+    run_virtual([](std::vector<std::string>& log) -> aio::task<void> {
         aio::semaphore sem(1);
         auto coro = [](aio::semaphore& sem, std::string tag,
                        std::vector<std::string>& log) -> aio::task<void> {
@@ -222,7 +223,7 @@ TEST_CASE("a task that releases and re-acquires queues behind the woken waiters"
           "[locks][semaphore]") {
     // test_acquire_fifo_order_2
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem(1);
         auto c2 = [](aio::semaphore& sem, std::vector<int>& order) -> aio::task<void> {
             co_await sem.acquire();
@@ -245,7 +246,7 @@ TEST_CASE("a task that releases and re-acquires queues behind the woken waiters"
 TEST_CASE("a cancelled first waiter does not upset the FIFO order", "[locks][semaphore][cancel]") {
     // test_acquire_fifo_order_3
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem(0);
         auto t1 = aio::create_task(take(sem, 1, order));
         auto t2 = aio::create_task(take(sem, 2, order));
@@ -264,7 +265,7 @@ TEST_CASE("a woken waiter wakes the waiters that queued behind it while permits 
           "[locks][semaphore]") {
     // test_acquire_fifo_order_4 (gh-97545)
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem(0);
         aio::task_handle<void> t4;
         auto c4 = [](std::vector<int>& order) -> aio::task<void> {
@@ -303,7 +304,7 @@ TEST_CASE("a woken waiter wakes the waiters that queued behind it while permits 
 }
 
 TEST_CASE("a scoped semaphore guard returns its permit on every way out", "[locks][semaphore]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::bounded_semaphore sem(2);
         {
             aio::bounded_semaphore::guard a = co_await sem.scoped();
@@ -323,7 +324,7 @@ TEST_CASE("a scoped semaphore guard returns its permit on every way out", "[lock
 }
 
 TEST_CASE("wait_for gives up on a semaphore with no free permit", "[locks][semaphore][cancel]") {
-    aio::run([]() -> aio::task<void> {
+    run_virtual([]() -> aio::task<void> {
         aio::semaphore sem(0);
         auto bounded = aio::wait_for(sem.acquire(), 2ms);
         CHECK_THROWS_AS(co_await bounded, aio::timeout_error);
@@ -338,7 +339,7 @@ TEST_CASE("wait_for gives up on a semaphore with no free permit", "[locks][semap
 TEST_CASE("a failing gather sibling cancels a task waiting for a semaphore",
           "[locks][semaphore][cancel]") {
     std::vector<int> order;
-    aio::run([](std::vector<int>& order) -> aio::task<void> {
+    run_virtual([](std::vector<int>& order) -> aio::task<void> {
         aio::semaphore sem(0);
         auto both = aio::gather(take(sem, 1, order), fail_soon());
         CHECK_THROWS_AS(co_await both, std::runtime_error);

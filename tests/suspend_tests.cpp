@@ -6,6 +6,7 @@
 // uncancel() cannot take back once the wait was stopped, a woken-then-cancelled waiter that
 // knows it was woken, and frames destroyed while parked.
 #include "helpers/catch.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -104,7 +105,7 @@ aio::task<void> yield_times(int n) {
 TEST_CASE("a parked task resumes on a later iteration, in the order the tasks parked",
           "[suspend]") {
     journal log;
-    aio::run([](journal& log) -> aio::task<void> {
+    run_virtual([](journal& log) -> aio::task<void> {
         gate g;
         auto a = aio::create_task(pass(g, "a", log));
         auto b = aio::create_task(pass(g, "b", log));
@@ -123,7 +124,7 @@ TEST_CASE("a parked task resumes on a later iteration, in the order the tasks pa
 TEST_CASE("cancelling a parked task takes it off the wait list and throws at its await",
           "[suspend][cancel]") {
     journal log;
-    aio::run([](journal& log) -> aio::task<void> {
+    run_virtual([](journal& log) -> aio::task<void> {
         gate g;
         auto a = aio::create_task(pass(g, "a", log));
         auto b = aio::create_task(pass(g, "b", log));
@@ -143,7 +144,7 @@ TEST_CASE("a wait stopped by cancel() still throws after uncancel()", "[suspend]
     // asyncio: once the future a task waits on is cancelled, the task sees CancelledError at
     // that await whatever uncancel() does before it runs.
     journal log;
-    aio::run([](journal& log) -> aio::task<void> {
+    run_virtual([](journal& log) -> aio::task<void> {
         gate g;
         auto a = aio::create_task(pass(g, "a", log));
         co_await yield_times(1);
@@ -161,7 +162,7 @@ TEST_CASE("a waiter woken and then cancelled before it runs knows it was woken",
     // locks.py: `if fut.done() and not fut.cancelled(): self._wake_up_first()`.
     journal log;
     int woken_then_cancelled = 0;
-    aio::run([](journal& log, int& count) -> aio::task<void> {
+    run_virtual([](journal& log, int& count) -> aio::task<void> {
         gate g;
         auto a = aio::create_task(pass(g, "a", log));
         co_await yield_times(1);
@@ -178,7 +179,7 @@ TEST_CASE("a waiter woken and then cancelled before it runs knows it was woken",
 TEST_CASE("a task with a cancellation pending does not park and throws at once",
           "[suspend][cancel]") {
     journal log;
-    aio::run([](journal& log) -> aio::task<void> {
+    run_virtual([](journal& log) -> aio::task<void> {
         gate g;
         aio::task_handle<void> slot;
         auto self_cancelling = [](gate& g, aio::task_handle<void>& self,
@@ -196,7 +197,7 @@ TEST_CASE("a task with a cancellation pending does not park and throws at once",
 
 TEST_CASE("wait_for times out a parked task and leaves the wait list clean", "[suspend][cancel]") {
     journal log;
-    aio::run([](journal& log) -> aio::task<void> {
+    run_virtual([](journal& log) -> aio::task<void> {
         gate g;
         auto waiting = pass(g, "a", log);
         auto bounded = aio::wait_for(std::move(waiting), 5ms);
@@ -208,7 +209,7 @@ TEST_CASE("wait_for times out a parked task and leaves the wait list clean", "[s
 
 TEST_CASE("a failing gather sibling cancels a parked task", "[suspend][cancel]") {
     journal log;
-    aio::run([](journal& log) -> aio::task<void> {
+    run_virtual([](journal& log) -> aio::task<void> {
         gate g;
         auto fail = []() -> aio::task<void> {
             co_await aio::sleep(1ms);
@@ -256,5 +257,5 @@ aio::task<void> park_twice() {
 }
 
 TEST_CASE("a suspension that is already parked cannot park again", "[suspend]") {
-    CHECK_THROWS_AS(aio::run(park_twice()), aio::invalid_state_error);
+    CHECK_THROWS_AS(run_virtual(park_twice()), aio::invalid_state_error);
 }

@@ -10,10 +10,10 @@
 #   - stderr has one "Task i - await a sleep for P" line per task, in task order, then one
 #     "Task i - done with sleep for P" line per task with the same P as its await line (2N lines,
 #     so 2N+2 in all; none with QUIET);
-#   - the done lines come in order of pause, and "finished in" is at least the longest pause
-#     and at most 0.1 s more;
+#   - the done lines come in order of pause (give or take 0.01 s), and "finished in" is at least
+#     the longest pause and at most 1 s more (generous: a busy machine delays a wake-up);
 #   - with REPEAT, a second run with the same arguments (a fixed --seed) prints the same
-#     per-task lines in the same order.
+#     per-task lines (as a set: two pauses 0.01 s apart may finish in either order).
 # With --timeout T among <args...>:
 #   - the first stdout line is "<n> async tasks finished in S seconds (D done, C cancelled).";
 #   - each task ends with either its done line or "Task i - cancelled after T" (T as given,
@@ -22,7 +22,7 @@
 #   - a cancelled task's pause is longer than T, a done task's is not (give or take 0.01 s of
 #     printing and wake-up; choose a --seed whose pauses keep away from T);
 #   - "finished in" is at least the longest done pause, at least T if a task was cancelled,
-#     and at most 0.1 s more than the larger of the two.
+#     and at most 1 s more than the larger of the two.
 # CMake has only integer arithmetic: a pause printed as "2.24" is compared as 224 hundredths.
 
 cmake_minimum_required(VERSION 3.21)  # script mode: use current policies
@@ -188,22 +188,30 @@ else()
                 "lines for ${TASKS} tasks (${done_count} done, ${cancelled_count} cancelled)")
     endif()
     # The whole run lasts about as long as the longest pause slept through, or the timeout if
-    # it cancelled a task: not shorter (neither a sleep nor a timeout fires early), and no more
-    # than 0.1 s longer (the loop does not waste time between wake-ups).
+    # it cancelled a task: not shorter (neither a sleep nor a timeout fires early), and not
+    # much longer (the loop does not sleep through a wake-up).
     set(shortest_run ${longest})
     if(cancelled_count GREATER 0 AND timeout GREATER shortest_run)
         set(shortest_run ${timeout})
     endif()
-    math(EXPR latest "${shortest_run} + 10")
+    # Generous: a busy CI runner can hold the process off the CPU for a while.
+    math(EXPR latest "${shortest_run} + 100")
     if(finished LESS shortest_run OR finished GREATER latest)
-        problem("finished in ${finished}/100 s; expected ${shortest_run}/100 s to 0.1 s more")
+        problem("finished in ${finished}/100 s; expected ${shortest_run}/100 s to 1 s more")
     endif()
 endif()
 
 if(REPEAT)
     execute_process(COMMAND "${PROGRAM}" ${args}
         RESULT_VARIABLE status2 OUTPUT_VARIABLE out2 ERROR_VARIABLE err2 TIMEOUT 120)
-    if(NOT status2 STREQUAL "0" OR NOT err2 STREQUAL err)
+    # The same lines, compared as sets: the seed fixes every pause and so which tasks finish
+    # and which are cancelled; the order of two done lines whose pauses differ by one printed
+    # unit (0.01 s) is real time's to decide (each sleep starts when its task first runs).
+    string(REPLACE "\n" ";" sorted_err "${err}")
+    string(REPLACE "\n" ";" sorted_err2 "${err2}")
+    list(SORT sorted_err)
+    list(SORT sorted_err2)
+    if(NOT status2 STREQUAL "0" OR NOT sorted_err STREQUAL sorted_err2)
         problem("a second run with the same seed printed different task lines:\n${err2}")
     endif()
 endif()
