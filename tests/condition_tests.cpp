@@ -5,6 +5,7 @@
 // cancel is not lost (gh-112202), misuse without the lock, and cancellation from every
 // direction.
 #include "helpers/catch.hpp"
+#include "helpers/test_tasks.hpp"
 
 #include <aio/condition.hpp>
 #include <aio/errors.hpp>
@@ -23,12 +24,6 @@
 using namespace std::chrono_literals;
 
 namespace {
-
-aio::task<void> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await aio::sleep(0ms);
-    }
-}
 
 /// Takes the lock, waits once, records the tag; keeps the lock unless `release`.
 aio::task<void> wait_once(aio::condition& cond, int tag, std::vector<int>& order,
@@ -52,11 +47,6 @@ aio::task<void> consumer(aio::condition& cond, int& state) {
         }
         --state;
     }
-}
-
-aio::task<void> fail_soon() {
-    co_await aio::sleep(0ms);
-    throw std::runtime_error("boom");
 }
 
 }  // namespace
