@@ -4,6 +4,7 @@
 // arrival indices, draining, a cancelled waiter leaving the count, reset() and abort()
 // breaking waiters, and cancellation from every direction.
 #include "helpers/catch.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/barrier.hpp>
@@ -28,21 +29,10 @@ namespace {
 
 constexpr std::size_t N = 5;
 
-aio::task<void> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await aio::sleep(0ms);
-    }
-}
-
 std::vector<std::size_t> indices(std::size_t n) {
     std::vector<std::size_t> v(n);
     std::iota(v.begin(), v.end(), std::size_t{0});
     return v;
-}
-
-aio::task<void> fail_soon() {
-    co_await aio::sleep(0ms);
-    throw std::runtime_error("boom");
 }
 
 }  // namespace

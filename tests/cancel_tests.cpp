@@ -9,8 +9,11 @@
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 // Reminder for GCC 12: no co_await inside a catch handler (C++ forbids it anyway) — store the
 // exception, leave the handler, await, rethrow.
+#include "helpers/cancellation_tasks.hpp"
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/journal.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -33,24 +36,8 @@
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-using journal = std::vector<std::string>;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-/// Sleeps; notes "<name> done" or "<name> cancelled" (and re-raises).
-aio::task<void> sleep_noting(std::chrono::milliseconds delay, std::string name, journal& log) {
-    try {
-        co_await aio::sleep(delay);
-    } catch (const aio::cancelled_error&) {
-        log.push_back(name + " cancelled");
-        throw;
-    }
-    log.push_back(name + " done");
-}
 
 /// Sleeps; on cancellation awaits a cleanup of `cleanup`, notes it, and re-raises.
 aio::task<void> sleep_then_clean_up(std::chrono::milliseconds delay,
@@ -137,8 +124,6 @@ aio::task<unstarted_outcome> cancel_before_first_step(bool& ran, bool twice) {
     out.cancelled = h.cancelled();
     co_return out;
 }
-
-aio::task<int> immediately(int value) { co_return value; }
 
 struct finished_outcome {
     bool cancel_returned = true;
@@ -310,16 +295,6 @@ aio::task<cleanup_outcome> cancel_task_that_cleans_up(journal& log) {
     co_return out;
 }
 
-aio::task<int> swallow_cancellation(journal& log) {
-    try {
-        co_await aio::sleep(10s);
-    } catch (const aio::cancelled_error&) {
-        log.push_back("swallowed");
-    }
-    co_await aio::sleep(1ms);  // still works after the swallowed cancellation
-    co_return 42;
-}
-
 struct swallow_outcome {
     int value = 0;
     bool cancelled = true;
@@ -329,7 +304,7 @@ struct swallow_outcome {
 
 aio::task<swallow_outcome> cancel_task_that_swallows(journal& log) {
     swallow_outcome out;
-    aio::task_handle<int> h = aio::create_task(swallow_cancellation(log));
+    aio::task_handle<int> h = aio::create_task(swallow_cancellation_then_sleep(10s, log));
     co_await aio::sleep(5ms);
     h.cancel();
     out.value = co_await h;
@@ -369,7 +344,7 @@ struct pass_through_outcome {
 
 aio::task<pass_through_outcome> cancel_outer_of_swallowing_inner(journal& log) {
     pass_through_outcome out;
-    aio::task_handle<int> inner = aio::create_task(swallow_cancellation(log));
+    aio::task_handle<int> inner = aio::create_task(swallow_cancellation_then_sleep(10s, log));
     aio::task_handle<int> outer = aio::create_task(await_int_handle(inner));
     co_await aio::sleep(5ms);
     outer.cancel();

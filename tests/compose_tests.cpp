@@ -9,6 +9,8 @@
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside. GCC 12:
 // every awaitable is built in a named local before it is awaited.
 #include "helpers/catch.hpp"
+#include "helpers/journal.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -31,14 +33,8 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-using journal = std::vector<std::string>;
 
 namespace {
-
-aio::task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
 
 aio::task<int> noted_value_after(std::chrono::milliseconds delay, int value, journal& log) {
     try {

@@ -5,6 +5,7 @@
 // cancel is not lost (gh-112202), misuse without the lock, and cancellation from every
 // direction.
 #include "helpers/catch.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/condition.hpp>
@@ -24,12 +25,6 @@
 using namespace std::chrono_literals;
 
 namespace {
-
-aio::task<void> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await aio::sleep(0ms);
-    }
-}
 
 /// Takes the lock, waits once, records the tag; keeps the lock unless `release`.
 aio::task<void> wait_once(aio::condition& cond, int tag, std::vector<int>& order,
@@ -53,11 +48,6 @@ aio::task<void> consumer(aio::condition& cond, int& state) {
         }
         --state;
     }
-}
-
-aio::task<void> fail_soon() {
-    co_await aio::sleep(0ms);
-    throw std::runtime_error("boom");
 }
 
 }  // namespace

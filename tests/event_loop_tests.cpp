@@ -2,9 +2,13 @@
 // Tests for <aio/event_loop.hpp>: run_until_complete / run_forever / stop, callbacks and
 // timers, the running-loop pointer, misuse errors, debug mode, idle blocking, and what a loop
 // does with tasks still pending when it goes away.
+#include "helpers/await_cycle.hpp"
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/contains.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 
 #include <aio/event_loop.hpp>
 #include <aio/gather.hpp>
@@ -27,16 +31,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> forty_two() { co_return 42; }
 
 aio::task<int> fail_after_sleep() {
     co_await aio::sleep(1ms);
@@ -63,25 +57,6 @@ aio::task<void> stop_then_sleep() {
     co_await aio::sleep(10ms);
 }
 
-// The deadlock: A awaits B and B awaits A. A owns a handle to B; B awaits A through the
-// test's slot (no reference of its own), so once the loop is gone the test can drop the slots
-// and the frames are torn down in a safe order (A first, which releases B).
-aio::task<int> await_own_copy(aio::task_handle<int>* slot) {
-    aio::task_handle<int> other = *slot;
-    const int value = co_await other;
-    co_return value;
-}
-aio::task<int> await_through(aio::task_handle<int>* slot) {
-    const int value = co_await *slot;
-    co_return value;
-}
-aio::task<int> await_each_other(aio::task_handle<int>* a, aio::task_handle<int>* b) {
-    *a = aio::create_task(await_own_copy(b));
-    *b = aio::create_task(await_through(a));
-    const int value = co_await *a;
-    co_return value;
-}
-
 aio::task<void> append(std::vector<int>& order, int value) {
     order.push_back(value);
     co_return;
@@ -97,11 +72,6 @@ aio::task<void> create_three(std::vector<int>& order, std::size_t& pending_after
     co_await first;
     co_await second;
     co_await third;
-}
-
-aio::task<void> set_flag(bool& flag) {
-    flag = true;
-    co_return;
 }
 
 aio::task<void> sleep_forever(counted c) {

@@ -3,6 +3,7 @@
 // Lib/test/test_asyncio/test_locks.py, EventTests; each test names the one it follows), and
 // cancellation from every direction.
 #include "helpers/catch.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -22,20 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-aio::task<void> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await aio::sleep(0ms);
-    }
-}
-
 aio::task<void> waiter(aio::event& ev, int tag, std::vector<int>& order) {
     co_await ev.wait();
     order.push_back(tag);
-}
-
-aio::task<void> fail_soon() {
-    co_await aio::sleep(0ms);
-    throw std::runtime_error("boom");
 }
 
 }  // namespace

@@ -7,7 +7,11 @@
 // task cancels every child, whether given as a task or as a task handle.
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
+#include "helpers/cancellation_tasks.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/journal.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -32,30 +36,8 @@
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-using journal = std::vector<std::string>;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> value_after(std::chrono::milliseconds delay, int value, journal& log) {
-    try {
-        co_await aio::sleep(delay);
-    } catch (const aio::cancelled_error&) {
-        log.push_back(std::to_string(value) + " cancelled");
-        throw;
-    }
-    log.push_back(std::to_string(value) + " done");
-    co_return value;
-}
-
-aio::task<int> fail_after(std::chrono::milliseconds delay, std::string what, journal& log) {
-    co_await aio::sleep(delay);
-    log.push_back(what + " thrown");
-    throw test_error(what);
-}
 
 aio::task<void> cancelled_after(std::chrono::milliseconds delay) {
     co_await aio::sleep(delay);
@@ -77,15 +59,6 @@ aio::task<int> sleep_then_clean_up(std::chrono::milliseconds delay, std::string 
     co_await aio::sleep(5ms);
     log.push_back(name + " cleaned up");
     std::rethrow_exception(cancelled);
-}
-
-aio::task<int> swallow_cancellation(journal& log) {
-    try {
-        co_await aio::sleep(10s);
-    } catch (const aio::cancelled_error&) {
-        log.push_back("swallowed");
-    }
-    co_return 42;
 }
 
 struct failure_outcome {

@@ -4,6 +4,8 @@
 // siblings cancelled — TaskGroup-like).
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/gather.hpp>
@@ -28,20 +30,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
-
-aio::task<std::string> string_after(std::chrono::milliseconds delay, std::string value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
 
 aio::task<void> just_sleep(std::chrono::milliseconds delay) { co_await aio::sleep(delay); }
 
@@ -147,11 +135,6 @@ aio::task<handles_outcome> gather_handle_vector(int count) {
     co_return outcome;
 }
 
-aio::task<std::unique_ptr<int>> unique_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return std::make_unique<int>(value);
-}
-
 aio::task<std::tuple<std::unique_ptr<int>, std::unique_ptr<int>>> gather_unique_pair() {
     auto results = co_await aio::gather(unique_after(2ms, 1), unique_after(1ms, 2));
     co_return results;
@@ -199,14 +182,6 @@ aio::task<int> sleep_noting(std::chrono::milliseconds delay, std::string name,
     }
     log.push_back(name + " finished");
     co_return 1;
-}
-
-aio::task<int> fail_after(std::chrono::milliseconds delay, std::string what,
-                          std::vector<std::string>& log) {
-    co_await aio::sleep(delay);
-    log.push_back(what + " thrown");
-    throw test_error(what);
-    co_return 0;
 }
 
 aio::task<void> gather_with_failure(std::vector<std::string>& log) {
@@ -293,8 +268,6 @@ aio::task<void> children_start_in_argument_order(std::vector<std::string>& log) 
                                log_start_then_yield("c", log));
     co_await other;
 }
-
-aio::task<int> immediately(int value) { co_return value; }
 
 aio::task<bool> gather_of_synchronous_children_does_not_suspend() {
     bool other_ran = false;

@@ -5,6 +5,7 @@
 // on, never two holders; the scoped guard; cancellation from every direction.
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -28,12 +29,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-aio::task<void> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await aio::sleep(0ms);
-    }
-}
-
 /// Takes the lock (for good) and records the tag.
 aio::task<void> take(aio::lock& l, int tag, std::vector<int>& order) {
     co_await l.acquire();
@@ -49,11 +44,6 @@ aio::task<void> lockit(aio::lock& l, int tag, std::vector<int>& order,
         co_await blocker->wait();
     }
     l.release();
-}
-
-aio::task<void> fail_soon() {
-    co_await aio::sleep(0ms);
-    throw std::runtime_error("boom");
 }
 
 }  // namespace

@@ -8,8 +8,10 @@
 // Scenarios are coroutines that return what they observed; the CHECKs stay outside.
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
-#include "helpers/virtual_time.hpp"
+#include "helpers/contains.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/test_tasks.hpp"
+#include "helpers/virtual_time.hpp"
 
 #include <aio/aio.hpp>
 
@@ -26,10 +28,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 /// Every way a task can be suspended in aio.
 enum class wait_kind {
@@ -306,11 +304,6 @@ TEST_CASE("a wait interrupted by cancel() throws cancelled_error even if uncance
 
 namespace {
 
-aio::task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
-
 struct next_outcome {
     int value = -1;
     bool refused = false;    // invalid_state_error at co_await next()
@@ -514,11 +507,6 @@ aio::task<int> fail_when_cancelled(std::string what) {
         throw std::runtime_error(what);  // the cleanup fails
     }
     co_return 0;
-}
-
-aio::task<int> fail_after(std::chrono::milliseconds delay, std::string what) {
-    co_await aio::sleep(delay);
-    throw std::runtime_error(what);
 }
 
 /// Cleans up after the gather's cancellation until cancelled once more (so that the gather is

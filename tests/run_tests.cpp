@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Tests for <aio/run.hpp>: aio::run returns main's value or rethrows its exception, uses a
 // fresh loop each time, refuses to nest, and cancels and cleans up whatever main left behind.
+#include "helpers/await_cycle.hpp"
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 
 #include <aio/event_loop.hpp>
 #include <aio/run.hpp>
@@ -20,12 +23,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> forty_two() { co_return 42; }
 
 aio::task<std::string> greeting(std::string name) {
     co_await aio::sleep(1ms);
@@ -89,23 +86,6 @@ aio::task<int> leave_tasks_behind(std::vector<std::string>& log, bool fail) {
 aio::task<int> take_counted(counted c) {
     co_await aio::sleep(0ms);
     co_return c.value;
-}
-
-// A awaits B and B awaits A (see event_loop_tests.cpp for why A owns B and B goes through a slot).
-aio::task<int> await_own_copy(aio::task_handle<int>* slot) {
-    aio::task_handle<int> other = *slot;
-    const int value = co_await other;
-    co_return value;
-}
-aio::task<int> await_through(aio::task_handle<int>* slot) {
-    const int value = co_await *slot;
-    co_return value;
-}
-aio::task<int> await_each_other(aio::task_handle<int>* a, aio::task_handle<int>* b) {
-    *a = aio::create_task(await_own_copy(b));
-    *b = aio::create_task(await_through(a));
-    const int value = co_await *a;
-    co_return value;
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 // test names the one it follows): strict FIFO, no hang after cancellations (gh-90155,
 // gh-97545), the scoped guard, and cancellation from every direction.
 #include "helpers/catch.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -24,21 +25,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-aio::task<void> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await aio::sleep(0ms);
-    }
-}
-
 /// Takes a permit (for good) and records the tag.
 aio::task<void> take(aio::semaphore& sem, int tag, std::vector<int>& order) {
     co_await sem.acquire();
     order.push_back(tag);
-}
-
-aio::task<void> fail_soon() {
-    co_await aio::sleep(0ms);
-    throw std::runtime_error("boom");
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 #include "helpers/catch.hpp"
+#include "helpers/journal.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -21,13 +24,8 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-using journal = std::vector<std::string>;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 /// Work that must not be interrupted: sleeps, then notes it finished.
 aio::task<int> save(std::chrono::milliseconds delay, int value, journal& log) {
@@ -39,11 +37,6 @@ aio::task<int> save(std::chrono::milliseconds delay, int value, journal& log) {
     }
     log.push_back("saved");
     co_return value;
-}
-
-aio::task<int> fail_after(std::chrono::milliseconds delay, std::string what) {
-    co_await aio::sleep(delay);
-    throw test_error(what);
 }
 
 aio::task<int> await_shielded_handle(aio::task_handle<int> work, journal& log) {

@@ -6,6 +6,8 @@
 // uncancel() cannot take back once the wait was stopped, a woken-then-cancelled waiter that
 // knows it was woken, and frames destroyed while parked.
 #include "helpers/catch.hpp"
+#include "helpers/journal.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -25,7 +27,6 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-using journal = std::vector<std::string>;
 
 namespace {
 
@@ -93,12 +94,6 @@ struct double_park {
     }
     void await_resume() {}
 };
-
-aio::task<void> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await aio::sleep(0ms);
-    }
-}
 
 }  // namespace
 

@@ -5,6 +5,9 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 #include "helpers/catch.hpp"
+#include "helpers/journal.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -24,24 +27,8 @@
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-using journal = std::vector<std::string>;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> value_after(std::chrono::milliseconds delay, int value, journal& log) {
-    try {
-        co_await aio::sleep(delay);
-    } catch (const aio::cancelled_error&) {
-        log.push_back(std::to_string(value) + " cancelled");
-        throw;
-    }
-    log.push_back(std::to_string(value) + " done");
-    co_return value;
-}
 
 aio::task<int> fail_at(steady::time_point when, std::string what, journal& log) {
     co_await aio::sleep_until(when);

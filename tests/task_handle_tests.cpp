@@ -4,7 +4,10 @@
 // "exception was never retrieved" report.
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/contains.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/event_loop.hpp>
@@ -27,29 +30,9 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> immediately(int value) { co_return value; }
-
-aio::task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
-
 aio::task<void> log_once(std::string name, std::vector<std::string>& log) {
     log.push_back(name);
     co_return;
-}
-
-aio::task<void> fail_after(std::chrono::milliseconds delay, std::string what) {
-    co_await aio::sleep(delay);
-    throw test_error(what);
 }
 
 // Waits (up to 5 s) for `h` to finish without awaiting it: awaiting would retrieve its result.
@@ -136,7 +119,7 @@ struct failure_outcome {
 
 aio::task<failure_outcome> inspect_failure() {
     failure_outcome outcome;
-    aio::task_handle<void> failing = aio::create_task(fail_after(1ms, "handle failed"));
+    aio::task_handle<void> failing = aio::create_task(fail_after<void>(1ms, "handle failed"));
     aio::task_handle<int> succeeding = aio::create_task(value_after(1ms, 1));
     co_await poll_until_done(failing);
     co_await poll_until_done(succeeding);
@@ -190,21 +173,11 @@ aio::task<finished_await_outcome> await_finished_handle() {
     co_return outcome;
 }
 
-aio::task<std::string> string_after(std::chrono::milliseconds delay, std::string value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
-
 aio::task<bool> lvalue_await_refers_to_shared_result() {
     aio::task_handle<std::string> h = aio::create_task(string_after(1ms, "shared"));
     auto&& result = co_await h;
     static_assert(std::is_same_v<decltype(result), std::string&>);
     co_return &result == &h.result() && result == "shared";
-}
-
-aio::task<std::unique_ptr<int>> unique_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return std::make_unique<int>(value);
 }
 
 aio::task<int> move_await_takes_value() {
@@ -256,11 +229,6 @@ aio::task<cancel_outcome> cancel_sleeping_task(bool& saw_cancel) {
     co_return outcome;
 }
 
-aio::task<void> set_flag(bool& flag) {
-    flag = true;
-    co_return;
-}
-
 aio::task<bool> cancel_before_start(bool& body_ran) {
     aio::task_handle<void> h = aio::create_task(set_flag(body_ran));
     h.cancel();
@@ -291,7 +259,7 @@ aio::task<int> drop_handle_immediately(bool& finished) {
 enum class retrieval { none, await, result, exception };
 
 aio::task<void> fail_and_retrieve(retrieval how) {
-    aio::task_handle<void> h = aio::create_task(fail_after(1ms, "the failure"));
+    aio::task_handle<void> h = aio::create_task(fail_after<void>(1ms, "the failure"));
     co_await poll_until_done(h);
     try {
         switch (how) {

@@ -6,6 +6,8 @@
 // to a test-owned object that outlives the run): no coroutine lambdas with captures.
 #include "helpers/catch.hpp"
 #include "helpers/counted.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/gather.hpp>
@@ -29,10 +31,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
 aio::task<int> record_start(bool& started) {
     started = true;
     co_return 7;
@@ -44,8 +42,6 @@ aio::task<int> create_then_await(bool& started, bool& started_before_await) {
     const int value = co_await std::move(t);
     co_return value;
 }
-
-aio::task<int> forty_two() { co_return 42; }
 
 aio::task<void> set_to(int& target, int value) {
     target = value;

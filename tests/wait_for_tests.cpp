@@ -7,7 +7,11 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside. They run
 // on virtual time (helpers/virtual_time.hpp), so timeouts and elapsed times are exact.
+#include "helpers/cancellation_tasks.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/journal.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -30,35 +34,8 @@
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-using journal = std::vector<std::string>;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> immediately(int value) { co_return value; }
-
-aio::task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
-
-aio::task<int> fail_after(std::chrono::milliseconds delay, std::string what) {
-    co_await aio::sleep(delay);
-    throw test_error(what);
-}
-
-aio::task<void> sleep_noting(std::chrono::milliseconds delay, std::string name, journal& log) {
-    try {
-        co_await aio::sleep(delay);
-    } catch (const aio::cancelled_error&) {
-        log.push_back(name + " cancelled");
-        throw;
-    }
-    log.push_back(name + " done");
-}
 
 /// Sleeps; on cancellation awaits a cleanup of `cleanup`, notes it, and re-raises.
 aio::task<int> sleep_then_clean_up(std::chrono::milliseconds delay,
@@ -76,16 +53,6 @@ aio::task<int> sleep_then_clean_up(std::chrono::milliseconds delay,
     co_await aio::sleep(cleanup);
     log.push_back("cleaned up");
     std::rethrow_exception(cancelled);
-}
-
-aio::task<int> swallow_cancellation(std::chrono::milliseconds delay, journal& log) {
-    try {
-        co_await aio::sleep(delay);
-    } catch (const aio::cancelled_error&) {
-        log.push_back("swallowed");
-    }
-    co_await aio::sleep(1ms);
-    co_return 42;
 }
 
 /// Fails with a different error while handling its cancellation.
@@ -162,7 +129,7 @@ aio::task<timed_outcome> zero_timeout_on_suspending_work() {
 }
 
 aio::task<timed_outcome> swallowed_timeout(journal& log) {
-    auto op = aio::wait_for(swallow_cancellation(10s, log), 10ms);
+    auto op = aio::wait_for(swallow_cancellation_then_sleep(10s, log), 10ms);
     co_return co_await observe(op, &log);
 }
 
@@ -186,7 +153,7 @@ aio::task<timed_outcome> until_deadline(steady::duration deadline_from_now,
 // ---- the waiter is cancelled ---------------------------------------------------------------
 
 aio::task<timed_outcome> wait_for_swallowing(journal& log) {
-    auto op = aio::wait_for(swallow_cancellation(10s, log), 10s);
+    auto op = aio::wait_for(swallow_cancellation_then_sleep(10s, log), 10s);
     co_return co_await observe(op, &log);
 }
 
@@ -298,19 +265,6 @@ aio::task<timed_outcome> effectively_no_timeout() {
 }
 
 // ---- the work finishes in the iteration in which the timeout fires --------------------------
-
-aio::task<int> value_at(steady::time_point when, int value) {
-    co_await aio::sleep_until(when);
-    co_return value;
-}
-
-/// Keeps the loop busy (no suspension) from `from` to `until`, so that timers pile up: on
-/// virtual time, the clock moves while nothing else runs.
-aio::task<void> block_loop(steady::time_point from, steady::time_point until) {
-    co_await aio::sleep_until(from);
-    aio::event_loop& loop = aio::get_running_loop();
-    loop.advance(until - loop.time());
-}
 
 aio::task<int> wait_for_in_own_frame(steady::time_point work_done,
                                      std::chrono::milliseconds timeout) {

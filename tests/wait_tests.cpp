@@ -5,6 +5,8 @@
 //
 // Scenarios are coroutines that return what they observed; the REQUIREs stay outside.
 #include "helpers/catch.hpp"
+#include "helpers/test_error.hpp"
+#include "helpers/test_tasks.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/errors.hpp>
@@ -26,20 +28,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-aio::task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await aio::sleep(delay);
-    co_return value;
-}
-
-aio::task<int> fail_after(std::chrono::milliseconds delay, std::string what) {
-    co_await aio::sleep(delay);
-    throw test_error(what);
-}
 
 aio::task<int> cancelled_after(std::chrono::milliseconds delay) {
     co_await aio::sleep(delay);
@@ -276,19 +264,6 @@ aio::task<self_cancel_outcome> self_cancelled_waiter(bool use_as_completed) {
 }
 
 // ---- a task finishes just before the timeout fires -------------------------------------------
-
-aio::task<int> value_at(steady::time_point when, int value) {
-    co_await aio::sleep_until(when);
-    co_return value;
-}
-
-/// Keeps the loop busy (no suspension) from `from` to `until`, so that timers pile up: on
-/// virtual time, the clock moves while nothing else runs.
-aio::task<void> block_loop(steady::time_point from, steady::time_point until) {
-    co_await aio::sleep_until(from);
-    aio::event_loop& loop = aio::get_running_loop();
-    loop.advance(until - loop.time());
-}
 
 aio::task<std::size_t> wait_in_own_frame(handles tasks, std::chrono::milliseconds timeout) {
     auto op = aio::wait(tasks, timeout);

@@ -7,6 +7,7 @@
 //     const int r = run_virtual(work());                  // aio::run on virtual time
 //     steady::duration elapsed{};
 //     run_virtual(work(), elapsed);                       // and the virtual time it took
+//     co_await block_loop(from, until);                   // a callback that runs too long
 //
 // The tests that run on real time, and why; each is tagged [real_time] (aio_tests "[real_time]"),
 // and asserts lower bounds and only generous upper bounds (seconds), never a tight window:
@@ -26,6 +27,7 @@
 
 #include <aio/event_loop.hpp>
 #include <aio/run.hpp>
+#include <aio/sleep.hpp>
 #include <aio/task.hpp>
 
 #include <chrono>
@@ -57,6 +59,15 @@ T run_virtual(aio::task<T> main) {
 template <class T>
 T run_virtual(aio::task<T> main, std::chrono::steady_clock::duration& elapsed) {
     return aio::run(aio_test::timed(std::move(main), elapsed), aio::virtual_time);
+}
+
+/// Keeps the loop busy (no suspension) from `from` to `until`, so that timers pile up: on
+/// virtual time, the clock moves while nothing else runs.
+inline aio::task<void> block_loop(std::chrono::steady_clock::time_point from,
+                                  std::chrono::steady_clock::time_point until) {
+    co_await aio::sleep_until(from);
+    aio::event_loop& loop = aio::get_running_loop();
+    loop.advance(until - loop.time());
 }
 
 #endif  // AIO_TESTS_HELPERS_VIRTUAL_TIME_HPP_INCLUDED
