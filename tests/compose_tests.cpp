@@ -359,7 +359,8 @@ TEST_CASE("a gather of running task handles moved into wait_for still sees them 
 
 TEST_CASE("two range gathers of the same running handles can both be moved into wait_for",
           "[compose]") {
-    CHECK(run_virtual(two_range_gathers_of_the_same_handles()) == std::vector<int>{0, 1, 2, 0, 1, 2});
+    CHECK(run_virtual(two_range_gathers_of_the_same_handles()) ==
+          std::vector<int>{0, 1, 2, 0, 1, 2});
 }
 
 TEST_CASE("wait_for(wait(handles)) returns done and pending in time, and times out without "
