@@ -8,34 +8,50 @@
 //     loop.call_later(0.5, cb)               loop.call_later(500ms, cb);
 //     loop.close()                           loop.close();
 //
-// One iteration: wait (blocking, no spinning) until the ready queue has work or the earliest
-// timer is due; move every expired timer's coroutine to the ready queue; run exactly the items
-// that were ready when the iteration began (so a task that keeps yielding cannot starve the
-// others — asyncio's `ntodo`).
+// One iteration: take what other threads handed in (call_soon_threadsafe); if nothing is ready,
+// block in the poller (detail/poller.hpp: epoll, or a condition variable) until the earliest
+// timer is due or another thread wakes it; move every expired timer's coroutine to the ready
+// queue; run exactly the items that were ready when the iteration began (so a task that keeps
+// yielding cannot starve the others — asyncio's `ntodo`).
+//
+// Threads: the loop belongs to the thread that runs it. call_soon_threadsafe() is the one
+// member that any thread may call (it wakes a blocked loop); every other member, and every
+// task, future and lock bound to the loop, is for the loop's thread only. In builds without
+// NDEBUG a loop method called from another thread while the loop runs throws event_loop_error
+// (asyncio's debug check).
 //
 // Time: loop.time() is steady_clock, or virtual time for tests (`event_loop loop{virtual_time}`,
 // see detail/loop_clock.hpp): every sleep, timeout and call_later reads the loop's clock.
 //
+// A waiting loop never reports a deadlock on real time (another thread may still call
+// call_soon_threadsafe, as in asyncio, which then hangs); on virtual time it does when nothing
+// is ready, no timer can fire and no outside work (detail: external_begin/external_end, or a
+// call_soon_threadsafe in flight) is pending.
+//
 // Lifetime rules: the loop owns every created task until it finishes. close() (or the
 // destructor) drops what is still pending: frames are destroyed as soon as no handle refers to
 // them, nothing leaks, and in debug mode each is reported. Only the thread-local "running loop"
-// pointer is global, and only while run_* executes.
+// pointer is global, and only while run_* executes. The loop must outlive every
+// call_soon_threadsafe call made on it; after close() such calls throw.
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_EVENT_LOOP_HPP_INCLUDED
 #define AIO_EVENT_LOOP_HPP_INCLUDED
 
 #include "detail/callback.hpp"
-#include "detail/idle_wait.hpp"
 #include "detail/loop_clock.hpp"
+#include "detail/poller.hpp"
 #include "detail/ready_queue.hpp"
 #include "detail/task_registry.hpp"
+#include "detail/thread_inbox.hpp"
 #include "detail/timer_queue.hpp"
 #include "errors.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -70,10 +86,13 @@ public:
     using clock = std::chrono::steady_clock;
     using time_point = clock::time_point;
 
+    /// A loop on real time. Its poller's OS resources (epoll: three fds) are made here; if they
+    /// cannot be, std::system_error.
     event_loop() = default;
     /// A loop on virtual time (see detail/loop_clock.hpp): the clock moves only through
-    /// advance() or, with autojump, to the next timer when nothing is ready.
-    explicit event_loop(virtual_time_t v) noexcept : m_clock(v) {}
+    /// advance() or, with autojump, to the next timer when nothing is ready and no outside work
+    /// is pending.
+    explicit event_loop(virtual_time_t v) : m_clock(v) {}
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
     ~event_loop() { close_now(); }
@@ -103,14 +122,21 @@ public:
         m_stopping = false;
     }
 
-    /// Makes run_forever() return after the current iteration.
-    void stop() noexcept { m_stopping = true; }
-    [[nodiscard]] bool is_running() const noexcept { return m_running; }
+    /// Makes run_forever() return after the current iteration. From another thread, use
+    /// call_soon_threadsafe([&loop] { loop.stop(); }).
+    void stop() {
+        check_thread();
+        m_stopping = true;
+    }
+    [[nodiscard]] bool is_running() const noexcept {
+        return m_running.load(std::memory_order_relaxed);
+    }
     [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
 
     /// Drops everything still pending (see the header comment); the loop cannot run again.
     void close() {
-        if (m_running) {
+        check_thread();
+        if (is_running()) {
             throw event_loop_error("aio::event_loop::close: cannot close a running event loop");
         }
         close_now();
@@ -143,6 +169,7 @@ public:
     /// list is copied first, because a cancellation may finish tasks and reshape the loop's
     /// list; if that copy throws std::bad_alloc, no task has been asked yet.
     std::size_t cancel_all() {
+        check_thread();
         std::vector<detail::task_root*> tasks = m_tasks.live();
         for (detail::task_root* root : tasks) {
             root->add_ref();
@@ -159,7 +186,8 @@ public:
     std::size_t shutdown_tasks() {
         const std::size_t cancelled = cancel_all();
         running_scope scope(*this);
-        while (!m_tasks.empty() && (!m_ready.empty() || !m_timers.empty())) {
+        while (!m_tasks.empty() &&
+               (!m_ready.empty() || !m_timers.empty() || outside_work_pending())) {
             run_once();
         }
         return cancelled;
@@ -172,6 +200,17 @@ public:
         detail::callback_owner node = make_callback(std::forward<F>(f));
         m_ready.push(detail::make_ready_item(node.get(), detail::ready_kind::callback));
         return callback_handle(node.release());  // the queue holds the loop's reference now
+    }
+    /// Schedules `f` to run on the loop's thread at its next iteration, and wakes the loop if
+    /// it is blocked (loop.call_soon_threadsafe). The one member safe to call from any thread
+    /// (not from a signal handler: it allocates and locks). Callbacks from one thread run in
+    /// the order of the calls. On a closed loop: event_loop_error, and `f` is dropped unrun.
+    template <class F>
+    void call_soon_threadsafe(F&& f) {
+        detail::callback_owner node = make_callback(std::forward<F>(f));
+        if (!m_inbox.push(node, [this]() noexcept { wake(); })) {
+            closed("call_soon_threadsafe");
+        }
     }
     template <class F>
     callback_handle call_at(time_point when, F&& f) {
@@ -225,6 +264,25 @@ public:
     [[nodiscard]] bool timer_due_by(time_point t) const noexcept {
         return !m_timers.empty() && m_timers.next_deadline() <= t;
     }
+    /// Outside work: something outside the loop (a worker thread running a to_thread job, an fd
+    /// wait) that will later hand the loop work through call_soon_threadsafe. While any is
+    /// pending, a loop on virtual time does not autojump nor report a deadlock: it blocks in
+    /// its poller until woken. external_begin() on any thread before the work starts;
+    /// external_end() once the work is over and its result has been handed in (ending first
+    /// could let the loop jump or report a deadlock in between): simplest from the handed-in
+    /// callback itself, on the loop's thread; from another thread, the loop must still exist.
+    void external_begin() noexcept { m_external.fetch_add(1, std::memory_order_relaxed); }
+    void external_end() noexcept {
+        if (m_external.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            wake();  // a loop waiting for the last outside work looks again
+        }
+    }
+    [[nodiscard]] std::size_t external_pending() const noexcept {
+        return m_external.load(std::memory_order_acquire);
+    }
+    /// Ends the poller's current or next wait (any thread).
+    void wake() noexcept { m_poller.wake(); }
+
     /// The loop as a root's loop pointer, and back.
     [[nodiscard]] detail::root_owner* as_root_owner() noexcept { return this; }
     static event_loop& of(detail::root_owner& owner) noexcept {
@@ -243,7 +301,7 @@ private:
     public:
         explicit running_scope(event_loop& loop) : m_loop(loop) {
             loop.check_open("run");
-            if (loop.m_running) {
+            if (loop.is_running()) {
                 throw event_loop_error("aio::event_loop: this event loop is already running");
             }
             if (detail::running_loop_slot() != nullptr) {
@@ -251,10 +309,10 @@ private:
                     "aio::event_loop: cannot run an event loop while another loop is running");
             }
             detail::running_loop_slot() = &loop;
-            loop.m_running = true;
+            loop.m_running.store(true, std::memory_order_relaxed);
         }
         ~running_scope() {
-            m_loop.m_running = false;
+            m_loop.m_running.store(false, std::memory_order_relaxed);
             detail::running_loop_slot() = nullptr;
         }
         running_scope(const running_scope&) = delete;
@@ -272,7 +330,10 @@ private:
                     "aio::event_loop::run_until_complete: the loop was stopped before the task "
                     "completed");
             }
-            if (m_ready.empty() && m_timers.empty()) {
+            // Only virtual time can prove that nothing will ever wake the task; on real time
+            // another thread may still call call_soon_threadsafe (asyncio waits too).
+            if (m_clock.is_virtual() && m_ready.empty() && m_timers.empty() &&
+                !outside_work_pending()) [[unlikely]] {
                 throw event_loop_error(
                     "aio::event_loop::run_until_complete: deadlock: the task is waiting but "
                     "nothing is scheduled that could wake it");
@@ -283,6 +344,18 @@ private:
 
     void run_once();
     void idle_virtual(time_point deadline);
+    // What other threads handed in, onto the ready queue (see thread_inbox.hpp).
+    void take_incoming() {
+        if (m_inbox.pending()) [[unlikely]] {
+            drain_inbox();
+        }
+    }
+    void drain_inbox();
+    // Outside work that will hand the loop work later, or already has (read the counter
+    // first: external_end() comes after its hand-in).
+    [[nodiscard]] bool outside_work_pending() const noexcept {
+        return external_pending() != 0 || m_inbox.pending();
+    }
     void push_timer(detail::timer_node& node) {
         m_timers.push(node, [this]() noexcept { return time(); });
     }
@@ -325,9 +398,24 @@ private:
     void release(detail::task_root& root) noexcept override;
 
     void check_open(const char* what) const {
+        check_thread();
         if (m_closed) [[unlikely]] {
             closed(what);
         }
+    }
+    // asyncio's debug check (BaseEventLoop._check_thread), in builds without NDEBUG: a running
+    // loop's methods belong to its thread, whose running-loop slot points at it.
+    void check_thread() const {
+#ifndef NDEBUG
+        if (is_running() && detail::running_loop_slot() != this) [[unlikely]] {
+            wrong_thread();
+        }
+#endif
+    }
+    [[noreturn, gnu::noinline]] static void wrong_thread() {
+        throw event_loop_error(
+            "aio::event_loop: Non-thread-safe operation invoked on an event loop other than the "
+            "current one (only call_soon_threadsafe may be called from another thread)");
     }
     [[noreturn, gnu::noinline]] static void closed(const char* what) {
         throw event_loop_error(std::string("aio::event_loop::") + what +
@@ -346,9 +434,11 @@ private:
     std::size_t m_starting_end = 0;
     detail::timer_queue m_timers;
     detail::task_registry m_tasks;  // pending created tasks (asyncio.all_tasks)
-    detail::idle_wait m_idle;
     detail::loop_clock m_clock;
-    bool m_running = false;
+    detail::poller m_poller;        // the blocking wait; wake() from any thread
+    detail::thread_inbox m_inbox;   // call_soon_threadsafe's callbacks
+    std::atomic<std::size_t> m_external{0};  // outside work pending (external_begin/end)
+    std::atomic<bool> m_running{false};      // atomic for the debug check from other threads
     bool m_stopping = false;
     bool m_closed = false;
     bool m_debug = false;

@@ -20,6 +20,8 @@
 //   run_tests.cpp         "run cancels the tasks main left behind and lets them clean up" (aio::run
 //                         on its real-time loop)
 //   virtual_time_tests.cpp "the real-time loop is unaffected: ..."
+//   thread_tests.cpp      wake-ups from other threads and timers on the poller (tagged
+//                         [real_time]): what crosses threads happens in real time
 // Besides: the examples' tests (random_delay: the demo's wall-clock figures) run real programs.
 // Everything else asserting order or a timeout's outcome runs here, on virtual time.
 #ifndef AIO_TESTS_HELPERS_VIRTUAL_TIME_HPP_INCLUDED

@@ -13,17 +13,26 @@
 
 namespace aio {
 
+namespace detail {
+// No fd is watched yet: readiness reports have nowhere to go.
+struct ignore_io_events {
+    void operator()(void*, io_events) const noexcept {}
+};
+}  // namespace detail
+
 inline void event_loop::run_once() {
+    take_incoming();
     if (m_ready.empty() && !m_stopping) {
-        // Idle: block until the earliest timer is due. With no timer at all only a stop()
-        // from a callback could end run_forever(), so wait for a cross-thread notify.
-        // A deadline that has already passed needs no wait (and no futex call).
+        // Idle: block in the poller until the earliest timer is due or another thread wakes
+        // it (with no timer at all, only such a wake can). A deadline that has already passed
+        // needs no wait (and no system call).
         const time_point deadline = m_timers.empty() ? time_point::max() : m_timers.next_deadline();
         if (m_clock.is_virtual()) [[unlikely]] {
             idle_virtual(deadline);
         } else if (deadline > clock::now()) {
-            m_idle.wait_until(deadline);
+            (void)m_poller.wait(deadline, detail::ignore_io_events{});
         }
+        take_incoming();
     }
     if (!m_timers.empty()) {
         const time_point now = time();
@@ -64,8 +73,16 @@ inline void event_loop::run_once() {
 
 // Idle on virtual time: nothing can pass the time but the loop itself, so jump to the next
 // timer (autojump) instead of blocking; with nothing to jump to, blocking would hang forever.
+// Unless outside work is pending: its result may come before the next timer would, so block in
+// the poller until it is handed in (or external_end() wakes the loop) and look again.
 inline void event_loop::idle_virtual(time_point deadline) {
     if (deadline <= m_clock.now()) {
+        return;
+    }
+    if (outside_work_pending()) {
+        if (!m_inbox.pending()) {
+            (void)m_poller.wait(time_point::max(), detail::ignore_io_events{});
+        }
         return;
     }
     if (deadline == time_point::max() || !m_clock.autojump()) {
@@ -77,6 +94,17 @@ inline void event_loop::idle_virtual(time_point deadline) {
                   "move virtual time, and nothing is left to call it");
     }
     m_clock.jump_to(deadline);
+}
+
+// Everything other threads handed in, in push order. The ready queue grows first: if that
+// fails (std::bad_alloc), the callbacks stay in the inbox for the next iteration.
+inline void event_loop::drain_inbox() {
+    m_inbox.drain([this](detail::callback_node* const* nodes, std::size_t count) {
+        m_ready.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            m_ready.push(detail::make_ready_item(nodes[i], detail::ready_kind::callback));
+        }
+    });
 }
 
 // A run of first steps: the tasks in slots [first, first + count) of m_tasks, in order. The
@@ -162,6 +190,7 @@ inline void event_loop::close_now() noexcept {
         return;
     }
     m_closed = true;
+    m_inbox.close();  // later call_soon_threadsafe calls throw; queued ones are dropped
     const auto drop_callback = [](std::uintptr_t item) noexcept {
         if (detail::kind_of(item) == detail::ready_kind::callback) {
             static_cast<detail::callback_node*>(detail::pointer_of(item))->release();

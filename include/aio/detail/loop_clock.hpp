@@ -13,11 +13,12 @@
 //  - autojump (on by default): the loop has nothing ready and would otherwise block, so the
 //    clock jumps to the earliest timer's deadline (never past it) and that timer fires.
 //
-// A loop on virtual time never blocks: with nothing ready and nothing that could move the
-// clock (no timer, or autojump off) it reports a deadlock (event_loop_error) instead of hanging.
-// When the loop gains a poller (fds, wake-ups from other threads), autojump will jump only when
-// nothing outside the loop can wake it — no fd interest, no pending cross-thread work, no
-// executor job — unless the test says so; otherwise it waits for that outside event first.
+// A loop on virtual time blocks only for outside work: with nothing ready and nothing that could
+// move the clock (no timer, or autojump off) it reports a deadlock (event_loop_error) instead of
+// hanging. Autojump jumps only when nothing outside the loop is pending (no call_soon_threadsafe
+// callback not yet taken in, no outside work between the loop's external_begin() and
+// external_end(): a to_thread job, an fd wait); otherwise the loop blocks in its poller until
+// that work is handed in, and looks again (event_loop_impl.hpp, idle_virtual).
 //
 // Cost on real time: time() tests one bool before reading steady_clock.
 #ifndef AIO_DETAIL_LOOP_CLOCK_HPP_INCLUDED
