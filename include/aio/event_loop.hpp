@@ -53,6 +53,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -63,6 +64,25 @@ namespace aio {
 class event_loop;
 
 namespace detail {
+class thread_pool;  // thread_pool.hpp
+
+/// The loop's side of to_thread / run_in_executor, made on their first use. <aio/to_thread.hpp>
+/// implements it, so that this header does not pull <thread> into every program.
+class executor_service {
+public:
+    executor_service() = default;
+    executor_service(const executor_service&) = delete;
+    executor_service& operator=(const executor_service&) = delete;
+    virtual ~executor_service() = default;
+    /// loop.shutdown_default_executor(): a task that waits, without blocking the loop, until the
+    /// default executor's jobs have run and its threads have ended.
+    virtual task<> shutdown_default(event_loop& loop) = 0;
+    /// The loop closes: from now on no job's completion reaches it.
+    virtual void detach() noexcept = 0;
+    /// The loop has closed: waits for the default executor's jobs and threads (blocking).
+    virtual void join() noexcept = 0;
+};
+
 // why a function-local thread_local: constant-initialised, so reading it costs a TLS load
 // and no guard; it is read afresh each time, never cached across a suspension.
 inline event_loop*& running_loop_slot() noexcept {
@@ -244,6 +264,25 @@ public:
     /// slow_callback_duration, 100 ms by default).
     clock::duration slow_callback_duration = std::chrono::milliseconds(100);
 
+    // ---- threads (<aio/to_thread.hpp>) -------------------------------------------------------
+    /// Runs `f(args...)` on `executor` (nullptr: the loop's default executor, a thread_pool made
+    /// on first use) and returns an awaitable for its result (loop.run_in_executor). The job is
+    /// submitted at once. Defined in <aio/to_thread.hpp>: include it to call this.
+    template <class F, class... Args>
+    auto run_in_executor(detail::thread_pool* executor, F&& f, Args&&... args);
+    /// Waits, without blocking the loop, until the default executor's jobs have run and its
+    /// threads have ended; to_thread and run_in_executor(nullptr, ...) are refused from the call
+    /// on (loop.shutdown_default_executor). aio::run does it before closing its loop; close()
+    /// waits for those jobs too, blocking.
+    task<> shutdown_default_executor() {
+        check_open("shutdown_default_executor");
+        m_default_executor_shut_down = true;
+        if (m_executor == nullptr) {
+            return nothing_to_shut_down();
+        }
+        return m_executor->shutdown_default(*this);
+    }
+
     // ---- for awaiters (sleep, gather): not part of the asyncio-facing API -------------------
     void schedule(std::coroutine_handle<> h) override {
         m_ready.push(detail::make_ready_item(h.address(), detail::ready_kind::resume));
@@ -263,6 +302,14 @@ public:
     /// run before it); false only if certainly none is.
     [[nodiscard]] bool timer_due_by(time_point t) const noexcept {
         return !m_timers.empty() && m_timers.next_deadline() <= t;
+    }
+    /// The loop's executor service (see detail::executor_service), or nullptr before the
+    /// first to_thread / run_in_executor.
+    [[nodiscard]] detail::executor_service* executor_service() const noexcept {
+        return m_executor.get();
+    }
+    void set_executor_service(std::unique_ptr<detail::executor_service> service) noexcept {
+        m_executor = std::move(service);
     }
     /// Outside work: something outside the loop (a worker thread running a to_thread job, an fd
     /// wait) that will later hand the loop work through call_soon_threadsafe. While any is
@@ -342,6 +389,7 @@ private:
         }
     }
 
+    static task<> nothing_to_shut_down() { co_return; }
     void run_once();
     void idle_virtual(time_point deadline);
     // What other threads handed in, onto the ready queue (see thread_inbox.hpp).
@@ -442,6 +490,8 @@ private:
     bool m_stopping = false;
     bool m_closed = false;
     bool m_debug = false;
+    bool m_default_executor_shut_down = false;
+    std::unique_ptr<detail::executor_service> m_executor;  // made by the first to_thread
 };
 
 /// Schedules `t` on the running loop (asyncio.create_task).

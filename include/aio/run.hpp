@@ -4,8 +4,9 @@
 //     asyncio.run(main())                    int main() { return aio::run(async_main()); }
 //
 // Creates a fresh event_loop, runs `main` to completion, then — as asyncio.run does — cancels
-// every task still pending and lets them finish their cleanup, closes the loop, and returns
-// main's value or rethrows its exception.
+// every task still pending and lets them finish their cleanup, waits for the default
+// executor's jobs (to_thread), closes the loop, and returns main's value or rethrows its
+// exception.
 //
 // Lifetime rules: the loop lives exactly as long as the call; calling run() from inside a
 // running loop is an error (event_loop_error), because it would block the outer loop.
@@ -29,6 +30,9 @@ T run_on(event_loop& loop, task<T> main, bool debug) {
         ~shutdown() {
             try {
                 loop.shutdown_tasks();
+                // as asyncio.run: wait for the default executor's jobs (to_thread) while the
+                // loop still runs, so that their completions can reach it
+                loop.run_until_complete(loop.shutdown_default_executor());
             } catch (...) {  // a destructor must not throw; the loop still closes below
             }
             loop.close();

@@ -190,6 +190,9 @@ inline void event_loop::close_now() noexcept {
         return;
     }
     m_closed = true;
+    if (m_executor != nullptr) {
+        m_executor->detach();  // first: no job's completion may reach the loop from now on
+    }
     m_inbox.close();  // later call_soon_threadsafe calls throw; queued ones are dropped
     const auto drop_callback = [](std::uintptr_t item) noexcept {
         if (detail::kind_of(item) == detail::ready_kind::callback) {
@@ -215,6 +218,11 @@ inline void event_loop::close_now() noexcept {
         root.m_debug = debug;
     });
     tasks.for_each_live([](detail::task_root& root) noexcept { root.release(); });
+    // Last: a job of the default executor may be waiting for something dropped above (a
+    // run_coroutine_threadsafe future now holds an error), so that it can end.
+    if (m_executor != nullptr) {
+        m_executor->join();
+    }
 }
 
 } // namespace aio
