@@ -441,7 +441,7 @@ int run_demo(const options& opt) {
             interrupted = true;
             main_task.cancel();
         });
-    } catch (const std::system_error&) {
+    } catch (const std::system_error&) {  // the portable poller: Ctrl-C ends the program
     }
 
     // py: try:
