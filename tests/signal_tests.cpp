@@ -142,6 +142,15 @@ aio::task<int> swallowing_main() {
     co_return 0;
 }
 
+// Takes SIGINT over from run() with a handler of its own, as an asyncio program may.
+aio::task<int> main_with_its_own_sigint_handler() {
+    aio::event interrupted;
+    aio::get_running_loop().add_signal_handler(SIGINT, [&interrupted] { interrupted.set(); });
+    std::raise(SIGINT);
+    co_await interrupted.wait();
+    co_return 5;
+}
+
 aio::task<void> raise_sigint_when_cancelled(ctrl_c_log& log) {
     bool cancelled = false;
     try {
@@ -418,6 +427,14 @@ TEST_CASE("a SIGINT while run() cleans up the tasks main left behind abandons th
                       aio::keyboard_interrupt);
     CHECK(log.cancelled);
     CHECK_FALSE(log.cleanup_finished);
+    CHECK(handler_of(SIGINT) == SIG_DFL);
+}
+
+TEST_CASE("a SIGINT signal handler that the main task adds replaces run()'s: no cancellation, "
+          "and the default disposition is back after run()",
+          "[signal]") {
+    disposition_scope sigint(SIGINT);
+    CHECK(aio::run(main_with_its_own_sigint_handler(), aio::virtual_time) == 5);
     CHECK(handler_of(SIGINT) == SIG_DFL);
 }
 

@@ -15,6 +15,7 @@
 // throws keyboard_interrupt. Only on the process's main thread, only while SIGINT has its
 // default disposition (a program that ignores or handles SIGINT keeps it), and only with the
 // epoll poller (detail/signals.hpp); the disposition is put back before run() returns. A
+// SIGINT handler that main adds (loop.add_signal_handler) replaces run()'s, as in asyncio. A
 // task step that never returns to the loop cannot be interrupted this way: the loop acts on
 // the signal only between steps.
 //
