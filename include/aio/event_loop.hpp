@@ -306,8 +306,9 @@ public:
     /// wait) that will later hand the loop work through call_soon_threadsafe. While any is
     /// pending, a loop on virtual time does not autojump nor report a deadlock: it blocks in
     /// its poller until woken. external_begin() on any thread before the work starts;
-    /// external_end() on any thread once it is over and its result has been handed in (ending
-    /// first could let the loop jump or report a deadlock in between).
+    /// external_end() once the work is over and its result has been handed in (ending first
+    /// could let the loop jump or report a deadlock in between): simplest from the handed-in
+    /// callback itself, on the loop's thread; from another thread, the loop must still exist.
     void external_begin() noexcept { m_external.fetch_add(1, std::memory_order_relaxed); }
     void external_end() noexcept {
         if (m_external.fetch_sub(1, std::memory_order_acq_rel) == 1) {

@@ -65,6 +65,7 @@ MICRO_ROWS = [
     ("1000 x create_task + gather(handles), per task", "BM_create_tasks_gather/1000", "per_op", None),
     ("100k x create_task + gather(handles), per task", "BM_create_tasks_gather/100000", "per_op", None),
     ("call_soon(callback) + a yield", "BM_call_soon", "cpu", None),
+    ("call_soon_threadsafe(callback) + a yield, same thread", "BM_call_soon_threadsafe", "cpu", None),
 ]
 
 
