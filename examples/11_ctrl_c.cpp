@@ -49,6 +49,9 @@ aio::task<> serve() {
 }
 
 int main() {
+    // aio::run takes SIGINT over only while it has its default disposition (asyncio's rule). A
+    // shell gives a foreground program that; a script's background job has SIGINT ignored.
+    std::signal(SIGINT, SIG_DFL);
     try {
         aio::run(serve());
     } catch (const aio::keyboard_interrupt&) {  // not a std::exception: caught by its name
