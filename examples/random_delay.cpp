@@ -11,11 +11,16 @@
 // Python note has no timeout; the Python this part ports, the asyncio way to add one, is quoted
 // the same way.
 //
+// Ctrl-C (SIGINT) cancels the main task through loop.add_signal_handler: every task still
+// sleeping logs "Task n - cancelled after S" (S: how long it slept), the summary counts the
+// tasks done and cancelled, and the exit status is 130 (128 + SIGINT, as for a program that
+// Ctrl-C ended). With the portable poller (no signal handlers) Ctrl-C just ends the program.
+//
 //     random_delay [--task-count N] [--min-pause S] [--max-pause S] [--timeout S] [--seed N]
 //                  [--quiet] [--debug]
 //
 // Exit status: 0 on success, 1 if the validation of the results fails, 2 on bad input (one
-// line on stderr: the program is meant to be scripted and tested).
+// line on stderr: the program is meant to be scripted and tested), 130 after a Ctrl-C.
 #include <aio/aio.hpp>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +32,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -56,6 +62,7 @@ double min_pause = 1.0;
 double max_pause = 10.0;
 std::optional<double> timeout;  // --timeout: seconds; none (Python's None) = wait for all
 bool quiet = false;  // --quiet: the logger is silenced
+bool interrupted = false;  // Ctrl-C: set by the loop's SIGINT handler, on the loop's thread
 std::mt19937_64 random_engine;
 
 // py: random.uniform(a, b). Shared by delay() and the validation, which replays the draws.
@@ -73,13 +80,16 @@ aio::task<double> delay(std::size_t task_n) {
     if (!quiet) {
         fmt::print(stderr, "Task {} - await a sleep for {:.2f}\n", task_n, pause);
     }
+    // py: started = asyncio.get_running_loop().time()
+    const aio::event_loop::time_point started = aio::get_running_loop().time();
     // py: try:
     // py:     await asyncio.sleep(pause)
     // py: except asyncio.CancelledError:
-    // py:     LOGGER.warning("Task %d - cancelled after %.2f", task_n, TIMEOUT)
+    // py:     slept = loop.time() - started if INTERRUPTED else TIMEOUT
+    // py:     LOGGER.warning("Task %d - cancelled after %.2f", task_n, slept)
     // py:     raise
     // duration<double> keeps every bit of `pause`: the value slept is the value returned.
-    // Only async_main cancels a task, and only with --timeout, so TIMEOUT is set here.
+    // Only async_main cancels a task: after Ctrl-C, or else with --timeout, so TIMEOUT is set.
     // aio::cancelled_error is not a std::exception (errors.hpp): it is caught by its name.
     // A handler may not co_await (C++ forbids it), but a log line needs none; `throw;` then
     // lets the cancellation end the task, as `raise` does. Swallowing it would make the task
@@ -88,7 +98,11 @@ aio::task<double> delay(std::size_t task_n) {
         co_await aio::sleep(std::chrono::duration<double>(pause));
     } catch (const aio::cancelled_error&) {
         if (!quiet) {
-            fmt::print(stderr, "Task {} - cancelled after {:.2f}\n", task_n, *timeout);
+            const double slept =
+                interrupted ? std::chrono::duration<double>(aio::get_running_loop().time() - started)
+                                  .count()
+                            : *timeout;
+            fmt::print(stderr, "Task {} - cancelled after {:.2f}\n", task_n, slept);
         }
         throw;
     }
@@ -116,34 +130,57 @@ aio::task<std::vector<aio::task_handle<double>>> async_main(std::size_t task_cou
         // py: async_tasks.append(async_task)
         async_tasks.push_back(async_loop.create_task(std::move(coro)));
     }
-    // py: if TIMEOUT is None:
-    if (!timeout) {
-        // py: await asyncio.gather(*async_tasks)
-        // The first suspension of async_main: only now do the created tasks start, in order.
-        co_await aio::gather(async_tasks);
-    } else {
-        // py: await asyncio.sleep(0)  -- one loop iteration: every task starts its sleep
-        // The timeout then counts from the moment all tasks are sleeping, so no task whose
-        // pause is within TIMEOUT is cancelled. (Without this the clock would start before
-        // the tasks do, and the last of a million tasks would lose the time the loop spent
-        // starting the others.)
-        co_await aio::sleep(0s);
-        // py: done, pending = await asyncio.wait(async_tasks, timeout=TIMEOUT)
-        // Both are vectors of handles, in creation order. wait() cancels nothing by itself.
-        auto [done, pending] =
-            co_await aio::wait(async_tasks, std::chrono::duration<double>(*timeout));
-        // py: for async_task in pending:
-        // py:     async_task.cancel()
-        // A request: each sleep leaves the loop's timer queue now, and its task will get
-        // cancelled_error when the loop next resumes it.
-        for (aio::task_handle<double>& async_task : pending) {
+    // py: try:
+    // A catch block cannot co_await (C++ forbids it), so the handler below only notes the
+    // cancellation; the awaiting comes after it.
+    bool interrupted_here = false;
+    try {
+        // py: if TIMEOUT is None:
+        if (!timeout) {
+            // py: await asyncio.gather(*async_tasks)
+            // The first suspension of async_main: only now do the created tasks start, in
+            // order.
+            co_await aio::gather(async_tasks);
+        } else {
+            // py: await asyncio.sleep(0)  -- one loop iteration: every task starts its sleep
+            // The timeout then counts from the moment all tasks are sleeping, so no task whose
+            // pause is within TIMEOUT is cancelled. (Without this the clock would start before
+            // the tasks do, and the last of a million tasks would lose the time the loop spent
+            // starting the others.)
+            co_await aio::sleep(0s);
+            // py: done, pending = await asyncio.wait(async_tasks, timeout=TIMEOUT)
+            // Both are vectors of handles, in creation order. wait() cancels nothing by itself.
+            auto [done, pending] =
+                co_await aio::wait(async_tasks, std::chrono::duration<double>(*timeout));
+            // py: for async_task in pending:
+            // py:     async_task.cancel()
+            // A request: each sleep leaves the loop's timer queue now, and its task will get
+            // cancelled_error when the loop next resumes it.
+            for (aio::task_handle<double>& async_task : pending) {
+                async_task.cancel();
+            }
+            // py: await asyncio.gather(*pending, return_exceptions=True)
+            // Wait until the cancelled tasks have finished (logged and rethrown). With
+            // return_exceptions each one's cancelled_error is an aio::outcome in the result
+            // instead of being thrown here; async_main itself is not being cancelled, so
+            // nothing is.
+            co_await aio::gather(aio::return_exceptions, pending);
+        }
+    } catch (const aio::cancelled_error&) {
+        // py: except asyncio.CancelledError:  -- Ctrl-C: the SIGINT handler cancelled main
+        interrupted_here = true;
+    }
+    if (interrupted_here) {
+        // py:     for async_task in async_tasks:
+        // py:         async_task.cancel()
+        // (A cancelled gather has cancelled its tasks already, wait() cancels none; cancel()
+        // of a finished task does nothing.)
+        for (aio::task_handle<double>& async_task : async_tasks) {
             async_task.cancel();
         }
-        // py: await asyncio.gather(*pending, return_exceptions=True)
-        // Wait until the cancelled tasks have finished (logged and rethrown). With
-        // return_exceptions each one's cancelled_error is an aio::outcome in the result instead
-        // of being thrown here; async_main itself is not being cancelled, so nothing is.
-        co_await aio::gather(aio::return_exceptions, pending);
+        // py:     await asyncio.gather(*async_tasks, return_exceptions=True)
+        // Every task still sleeping logs its cancellation and ends.
+        co_await aio::gather(aio::return_exceptions, async_tasks);
     }
     // py: return async_tasks  -- each handle holds its task's result (or its cancellation)
     co_return async_tasks;
@@ -301,6 +338,9 @@ std::optional<options> parse_options(int argc, char** argv) {
 /// has no fixed bound: a sleep that ends in the same loop iteration as the timeout, a little
 /// after it, still completes. So a done task's pause may exceed the timeout by as much as the
 /// loop was late; what holds is that it fits in the run, which the check of the total covers.
+///
+/// After Ctrl-C, any task may have been cancelled (it was still sleeping): only the done ones
+/// are checked.
 bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t seed,
               double elapsed_seconds) {
     // The tasks drew their pauses in creation order (create_task starts tasks in the order
@@ -324,6 +364,9 @@ bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t 
         }
         if (task.cancelled()) {
             ++cancelled;
+            if (interrupted) {
+                continue;
+            }
             if (!timeout) {
                 fail(fmt::format("task {} was cancelled without a --timeout", n));
             } else if (!(expected > *timeout)) {
@@ -352,7 +395,7 @@ bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t 
         fail(fmt::format("the run took {} s, less than the longest pause, {} s", elapsed_seconds,
                          longest));
     }
-    if (cancelled > 0 && timeout && elapsed_seconds < *timeout) {
+    if (cancelled > 0 && timeout && !interrupted && elapsed_seconds < *timeout) {
         fail(fmt::format("the run took {} s, less than the timeout ({} s), yet cancelled {} tasks",
                          elapsed_seconds, *timeout, cancelled));
     }
@@ -382,18 +425,43 @@ int run_demo(const options& opt) {
     // py: loop.set_debug(enabled=True)      (here: only with --debug)
     loop.set_debug(opt.debug);
 
+    // py: main_task = loop.create_task(main(TASK_COUNT, loop))
+    aio::task_handle<std::vector<aio::task_handle<double>>> main_task =
+        loop.create_task(async_main(task_count, loop));
+    // py: def on_ctrl_c():
+    // py:     global INTERRUPTED
+    // py:     INTERRUPTED = True
+    // py:     main_task.cancel()
+    // py: loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+    // The handler runs on the loop's thread, as an ordinary callback, at the loop's next
+    // iteration after the signal: it may touch anything the tasks touch. The portable poller
+    // has no signal handlers (std::system_error): Ctrl-C then ends the program as usual.
+    try {
+        loop.add_signal_handler(SIGINT, [&main_task] {
+            interrupted = true;
+            main_task.cancel();
+        });
+    } catch (const std::system_error&) {  // the portable poller: Ctrl-C ends the program
+    }
+
     // py: try:
-    // py:     tasks = loop.run_until_complete(main(TASK_COUNT, loop))
+    // py:     tasks = loop.run_until_complete(main_task)
     // py: finally:
     // py:     loop.stop(); loop.close()
     // The `finally` is the loop's destructor, which closes it on any exit; stop() is only for
-    // a loop that runs forever, so there is nothing to stop here.
+    // a loop that runs forever, so there is nothing to stop here. run_until_complete gives a
+    // reference to main_task's result, which nothing else reads: take it.
     const clock::time_point started = clock::now();
-    std::vector<aio::task_handle<double>> tasks =
-        loop.run_until_complete(async_main(task_count, loop));
+    std::vector<aio::task_handle<double>> tasks;
+    try {
+        tasks = std::move(loop.run_until_complete(main_task));
+    } catch (const aio::cancelled_error&) {  // Ctrl-C before async_main even started
+        fmt::print(stderr, "random_delay: interrupted before the tasks started\n");
+        return 130;
+    }
     const double elapsed = seconds(clock::now() - started).count();
-    loop.close();
-    if (!timeout) {
+    loop.close();  // also puts SIGINT's previous handling back
+    if (!timeout && !interrupted) {
         fmt::print("{} async tasks finished in {:.2f} seconds.\n", task_count, elapsed);
     } else {
         const auto cancelled = static_cast<std::size_t>(std::count_if(
@@ -408,7 +476,7 @@ int run_demo(const options& opt) {
     }
     const double validation = seconds(clock::now() - validating).count();
     fmt::print("{} async tasks validated in {:.2f} seconds.\n", task_count, validation);
-    return 0;
+    return interrupted ? 130 : 0;  // 128 + SIGINT: what a shell reports for Ctrl-C
 }
 
 } // namespace

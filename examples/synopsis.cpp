@@ -113,6 +113,7 @@ void run_and_errors_synopsis() {
     // aio::invalid_state_error  result() of an unfinished task (a std::logic_error)
     // aio::timeout_error        an operation ran out of time (a std::runtime_error)
     // aio::cancelled_error      thrown into a cancelled task: NOT a std::exception
+    // aio::keyboard_interrupt   Ctrl-C ended aio::run: NOT a std::exception either
 }
 
 // ---- Cancellation: <aio/task_handle.hpp> and <aio/errors.hpp> -----------------------------------

@@ -7,7 +7,9 @@
 // cancelled_error deliberately does NOT derive from std::exception. Python made CancelledError a
 // BaseException (3.8) because `except Exception:` kept swallowing cancellations; the C++ analogue
 // of that catch-all is `catch (const std::exception&)`, so cancellation passes through it and
-// only `catch (const aio::cancelled_error&)` or `catch (...)` stops it.
+// only `catch (const aio::cancelled_error&)` or `catch (...)` stops it. keyboard_interrupt
+// (Ctrl-C ending aio::run) is not one either, for the same reason: Python's KeyboardInterrupt
+// is a BaseException, not an Exception.
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_ERRORS_HPP_INCLUDED
 #define AIO_ERRORS_HPP_INCLUDED
@@ -21,6 +23,15 @@ namespace aio {
 class cancelled_error {
 public:
     [[nodiscard]] const char* what() const noexcept { return "aio::cancelled_error"; }
+};
+
+/// \brief Ctrl-C (SIGINT) ended aio::run (Python's KeyboardInterrupt; see run.hpp). Not a
+/// std::exception, so that `catch (const std::exception&)` does not swallow it: catch it by
+/// name, e.g. in main() to return 130 (128 + SIGINT, what a shell reports for Ctrl-C). A
+/// callback that throws it ends the loop's run, as asyncio lets KeyboardInterrupt through.
+class keyboard_interrupt {
+public:
+    [[nodiscard]] const char* what() const noexcept { return "aio::keyboard_interrupt"; }
 };
 
 /// \brief An awaited operation did not finish in time (TimeoutError).

@@ -20,6 +20,11 @@
 // NDEBUG a loop method called from another thread while the loop runs throws event_loop_error
 // (asyncio's debug check).
 //
+// Signals (POSIX, epoll poller): add_signal_handler(sig, f) runs f on the loop's thread, as a
+// callback at the next iteration after each delivery (detail/signals.hpp says how, and why not
+// signalfd); close() puts back each signal's previous disposition. A callback that throws
+// aio::keyboard_interrupt ends the loop's run with it, as asyncio lets KeyboardInterrupt out.
+//
 // Time: loop.time() is steady_clock, or virtual time for tests (`event_loop loop{virtual_time}`,
 // see detail/loop_clock.hpp): every sleep, timeout and call_later reads the loop's clock.
 //
@@ -41,6 +46,7 @@
 #include "detail/loop_clock.hpp"
 #include "detail/poller.hpp"
 #include "detail/ready_queue.hpp"
+#include "detail/signals.hpp"
 #include "detail/task_registry.hpp"
 #include "detail/thread_inbox.hpp"
 #include "detail/timer_queue.hpp"
@@ -131,6 +137,20 @@ public:
         } else {
             return T(std::move(main.promise()).result());
         }
+    }
+
+    /// Runs the loop until the task behind `t` (one of this loop's) finishes, as
+    /// loop.run_until_complete(task) does; returns what t.result() does (a reference into the
+    /// task's shared result) or rethrows its exception.
+    template <class T>
+    decltype(auto) run_until_complete(const task_handle<T>& t) {
+        running_scope scope(*this);
+        if (!t.valid() || t.root().m_loop != as_root_owner()) {
+            throw event_loop_error(
+                "aio::event_loop::run_until_complete: the handle is not a task of this loop");
+        }
+        run_until_done(t.root());
+        return t.result();
     }
 
     /// Runs until stop() is called.
@@ -246,6 +266,24 @@ public:
     callback_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f) {
         return call_at(deadline_after(delay), std::forward<F>(f));
     }
+    // ---- signals (POSIX; the epoll poller only) ---------------------------------------------
+    /// Runs `f` on this loop's thread, as a callback at the loop's next iteration, once per
+    /// delivery of `sig` (loop.add_signal_handler); replaces this loop's handler for `sig`. A
+    /// signal belongs to one loop at a time: another loop's is event_loop_error. A number out
+    /// of range, SIGKILL, SIGSTOP and the fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL) are
+    /// std::invalid_argument; with the portable poller, std::system_error.
+    template <class F>
+    void add_signal_handler(int sig, F&& f) {
+        check_open("add_signal_handler");
+        m_signals.add(sig, make_callback(std::forward<F>(f)), true);
+    }
+    /// Removes this loop's handler for `sig` and puts back the disposition it replaced; false
+    /// if there was none (loop.remove_signal_handler).
+    bool remove_signal_handler(int sig) {
+        check_thread();
+        return m_signals.remove(sig);
+    }
+
     /// The loop's clock (loop.time()): std::chrono::steady_clock, never jumps; or, on virtual
     /// time, the virtual clock.
     [[nodiscard]] time_point time() const noexcept { return m_clock.now(); }
@@ -327,6 +365,13 @@ public:
     [[nodiscard]] std::size_t external_pending() const noexcept {
         return m_external.load(std::memory_order_acquire);
     }
+    /// A signal handler that no task waits for (aio::run's SIGINT): unlike add_signal_handler's,
+    /// it does not keep a loop on virtual time from reporting a deadlock.
+    template <class F>
+    void add_internal_signal_handler(int sig, F&& f) {
+        check_open("add_signal_handler");
+        m_signals.add(sig, make_callback(std::forward<F>(f)), false);
+    }
     /// Ends the poller's current or next wait (any thread).
     void wake() noexcept { m_poller.wake(); }
 
@@ -380,7 +425,7 @@ private:
             // Only virtual time can prove that nothing will ever wake the task; on real time
             // another thread may still call call_soon_threadsafe (asyncio waits too).
             if (m_clock.is_virtual() && m_ready.empty() && m_timers.empty() &&
-                !outside_work_pending()) [[unlikely]] {
+                !outside_work_pending() && !m_signals.wakes_tasks()) [[unlikely]] {
                 throw event_loop_error(
                     "aio::event_loop::run_until_complete: deadlock: the task is waiting but "
                     "nothing is scheduled that could wake it");
@@ -397,7 +442,11 @@ private:
         if (m_inbox.pending()) [[unlikely]] {
             drain_inbox();
         }
+        if (m_signals.pending()) [[unlikely]] {
+            take_signals();
+        }
     }
+    void take_signals();
     void drain_inbox();
     // Outside work that will hand the loop work later, or already has (read the counter
     // first: external_end() comes after its hand-in).
@@ -485,6 +534,7 @@ private:
     detail::loop_clock m_clock;
     detail::poller m_poller;        // the blocking wait; wake() from any thread
     detail::thread_inbox m_inbox;   // call_soon_threadsafe's callbacks
+    detail::signal_handlers m_signals{m_poller};  // add_signal_handler's (wakes m_poller)
     std::atomic<std::size_t> m_external{0};  // outside work pending (external_begin/end)
     std::atomic<bool> m_running{false};      // atomic for the debug check from other threads
     bool m_stopping = false;

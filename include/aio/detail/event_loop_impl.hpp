@@ -85,6 +85,11 @@ inline void event_loop::idle_virtual(time_point deadline) {
         }
         return;
     }
+    if (deadline == time_point::max() && m_signals.wakes_tasks()) {
+        // Only a signal can end this wait (its handler may wake a task): block until one comes.
+        (void)m_poller.wait(time_point::max(), detail::ignore_io_events{});
+        return;
+    }
     if (deadline == time_point::max() || !m_clock.autojump()) {
         throw event_loop_error(
             deadline == time_point::max()
@@ -104,6 +109,16 @@ inline void event_loop::drain_inbox() {
         for (std::size_t i = 0; i < count; ++i) {
             m_ready.push(detail::make_ready_item(nodes[i], detail::ready_kind::callback));
         }
+    });
+}
+
+// One callback per signal delivery (see signals.hpp). The ready queue grows first: if that
+// fails (std::bad_alloc), the deliveries not queued stay pending for the next iteration.
+inline void event_loop::take_signals() {
+    m_signals.take_pending([this](detail::callback_node& node) {
+        m_ready.reserve(1);
+        node.add_ref();
+        m_ready.push(detail::make_ready_item(&node, detail::ready_kind::callback));
     });
 }
 
@@ -159,6 +174,9 @@ inline void event_loop::dispatch(std::uintptr_t item) {
         if (!node->m_cancelled) {
             try {
                 node->invoke();
+            } catch (const keyboard_interrupt&) {  // ends the run, as asyncio lets it through
+                node->release();
+                throw;
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "aio: exception in callback: %s\n", e.what());
             } catch (...) {
@@ -193,6 +211,7 @@ inline void event_loop::close_now() noexcept {
     if (m_executor != nullptr) {
         m_executor->detach();  // first: no job's completion may reach the loop from now on
     }
+    m_signals.remove_all();  // each signal's previous disposition back
     m_inbox.close();  // later call_soon_threadsafe calls throw; queued ones are dropped
     const auto drop_callback = [](std::uintptr_t item) noexcept {
         if (detail::kind_of(item) == detail::ready_kind::callback) {
