@@ -135,22 +135,27 @@ private:
     void add(T&& item) {
         m_items.push(std::move(item));
         ++m_unfinished;
-        wake_getters();
+        if (!m_getters.empty()) {
+            wake_getters();
+        }
     }
     T take() {
         T item = m_items.pop();
-        wake_putters();
+        if (!m_putters.empty()) {
+            wake_putters();
+        }
         return item;
     }
 
     // Wake as many waiting getters as there are items nobody was woken for (putters: slots).
-    void wake_getters() {
+    // why out of line: keeps put and get without a waiter small enough to be inlined.
+    [[gnu::noinline]] void wake_getters() {
         while (!m_shut_down && available_items() > 0 && !m_getters.empty()) {
             ++m_kept_items;
             m_getters.wake_first();
         }
     }
-    void wake_putters() {
+    [[gnu::noinline]] void wake_putters() {
         while (!m_shut_down && has_free_slot() && !m_putters.empty()) {
             ++m_kept_slots;
             m_putters.wake_first();

@@ -55,7 +55,7 @@ public:
 private:
     // The items move to a buffer twice as large (copied instead if T's move may throw and T can
     // be copied, so that a failure leaves the queue as it was).
-    void grow() {
+    [[gnu::noinline]] void grow() {
         const std::size_t capacity = m_capacity == 0 ? 8 : m_capacity * 2;
         std::allocator<T> alloc;
         T* const slots = alloc.allocate(capacity);
