@@ -15,7 +15,9 @@
 // unlocked but a newcomer cannot take it past that waiter (it queues behind). A woken waiter
 // that is cancelled before it runs passes the turn on to the next, so a release is never lost
 // and there are never two holders. Releasing a lock that is not locked throws
-// aio::invalid_state_error (asyncio's RuntimeError).
+// aio::invalid_state_error (asyncio's RuntimeError). The waiting itself is
+// detail/handoff_wait.hpp (a suspension in m_waiters, see suspend.hpp); `handoff` below is
+// what the lock does when a waiter is woken, runs, or is cancelled.
 //
 // Lifetime rules: belongs to one loop's thread, as in asyncio. Waiting allocates nothing (the
 // suspension lives in the awaiter, i.e. in the waiting coroutine's frame). Destroying a lock

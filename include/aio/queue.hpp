@@ -16,6 +16,10 @@
 // it runs, that item is kept for it: get_nowait() and new get()s see only the items nobody was
 // woken for (asyncio lets them take it, and the woken getter waits again at the back). A woken
 // getter that is cancelled before it runs wakes the next one, so no item is left unclaimed.
+// How: a get() that must wait parks its task on an aio::suspension in the queue's list of
+// getters (suspend.hpp); put() wakes it, and the loop resumes it. The awaiter that does this for
+// get, put, lock and semaphore alike is detail/handoff_wait.hpp; getter_handoff below says what
+// "kept for it" means for a queue.
 //
 // shutdown() (Python 3.13): put refuses with queue_shut_down; get drains the items left, then
 // throws queue_shut_down; every waiting getter and putter wakes; shutdown(true) also drops the

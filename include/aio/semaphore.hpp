@@ -15,8 +15,9 @@
 // waiter, which then runs; while any task waits (or was woken and has not run yet), a newcomer
 // queues even if a permit is free, and locked() is true. A woken waiter that is cancelled
 // before it runs gives its permit back and wakes the next, so cancellations never make
-// waiters hang. A negative initial value is std::invalid_argument; releasing a bounded
-// semaphore above its initial value is aio::invalid_state_error (asyncio's ValueError).
+// waiters hang (the waiting: detail/handoff_wait.hpp; `handoff` below). A negative initial
+// value is std::invalid_argument; releasing a bounded semaphore above its initial value is
+// aio::invalid_state_error (asyncio's ValueError).
 //
 // Lifetime rules: belongs to one loop's thread, as in asyncio. Waiting allocates nothing (the
 // suspension lives in the awaiter, i.e. in the waiting coroutine's frame). Destroying a

@@ -103,6 +103,8 @@ public:
         leave();
         m_state = state::woken;
         if (loop != nullptr) {
+            // why through event_loop::of: the loop is an event_loop (a final class), so this
+            // is a direct, inlined push onto its ready queue rather than a virtual call.
             event_loop::of(*loop).schedule(m_task);
         }
     }
