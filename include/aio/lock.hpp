@@ -15,7 +15,9 @@
 // unlocked but a newcomer cannot take it past that waiter (it queues behind). A woken waiter
 // that is cancelled before it runs passes the turn on to the next, so a release is never lost
 // and there are never two holders. Releasing a lock that is not locked throws
-// aio::invalid_state_error (asyncio's RuntimeError).
+// aio::invalid_state_error (asyncio's RuntimeError). The waiting itself is
+// detail/handoff_wait.hpp (a suspension in m_waiters, see suspend.hpp); `handoff` below is
+// what the lock does when a waiter is woken, runs, or is cancelled.
 //
 // Lifetime rules: belongs to one loop's thread, as in asyncio. Waiting allocates nothing (the
 // suspension lives in the awaiter, i.e. in the waiting coroutine's frame). Destroying a lock
@@ -25,60 +27,19 @@
 #ifndef AIO_LOCK_HPP_INCLUDED
 #define AIO_LOCK_HPP_INCLUDED
 
+#include "detail/handoff_wait.hpp"
 #include "detail/release_guard.hpp"
 #include "errors.hpp"
 #include "suspend.hpp"
 
-#include <coroutine>
-
 namespace aio {
 
 class lock {
+    struct handoff;  // how a waiter takes the lock (detail/handoff_wait.hpp)
+
 public:
     /// `co_await lock.acquire()`: returns once the calling task holds the lock.
-    class [[nodiscard]] acquire_awaiter {
-    public:
-        explicit acquire_awaiter(lock& target) noexcept : m_lock(target) {}
-        /// Movable until awaited (so it can be handed to wait_for or gather).
-        acquire_awaiter(acquire_awaiter&& other) noexcept : m_lock(other.m_lock) {}
-        acquire_awaiter& operator=(const acquire_awaiter&) = delete;
-        ~acquire_awaiter() {
-            if (m_wait.woken() && !m_resumed) {
-                m_lock.pass_on();  // the frame died between wake-up and resumption
-            }
-        }
-
-        // why take it here: a free lock is taken without suspending, as asyncio does
-        [[nodiscard]] bool await_ready() noexcept { return m_lock.try_take(); }
-        template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> task) {
-            if (!m_wait.park(task)) {
-                return false;  // a cancellation is pending: await_resume throws it
-            }
-            m_lock.m_waiters.push_back(m_wait);
-            return true;
-        }
-        void await_resume() {
-            m_resumed = true;
-            try {
-                m_wait.resume();
-            } catch (const cancelled_error&) {
-                if (m_wait.woken()) {
-                    m_lock.pass_on();  // woken, then cancelled before it ran: wake the next
-                }
-                throw;
-            }
-            if (m_wait.woken()) {
-                m_lock.m_waking = false;
-                m_lock.m_locked = true;
-            }
-        }
-
-    private:
-        lock& m_lock;
-        suspension m_wait;
-        bool m_resumed = false;
-    };
+    using acquire_awaiter = detail::handoff_wait<handoff>;
 
     using guard = detail::release_guard<lock>;
 
@@ -107,25 +68,36 @@ public:
     }
 
 private:
-    // Invariant: when the lock is free and no waiter is on its way to take it (m_waking), no
-    // task waits on it. So a free, not-promised lock can be taken without queueing.
-    [[nodiscard]] bool try_take() noexcept {
-        if (m_locked || m_waking) {
-            return false;
+    // What a waiter is handed when it is woken: the turn to take the lock.
+    struct handoff {
+        using owner_type = lock;
+        // Invariant: when the lock is free and no waiter is on its way to take it (m_waking),
+        // no task waits on it. So a free, not-promised lock can be taken without queueing.
+        static bool ready(lock& l) noexcept {
+            if (l.m_locked || l.m_waking) {
+                return false;
+            }
+            l.m_locked = true;
+            return true;
         }
-        m_locked = true;
-        return true;
-    }
+        static wait_list& waiters(lock& l) noexcept { return l.m_waiters; }
+        static void claim(lock& l) noexcept {
+            l.m_waking = false;
+            l.m_locked = true;
+        }
+        // The woken waiter will not take the lock after all: the next one gets the turn.
+        static void pass_on(lock& l) {
+            l.m_waking = false;
+            if (!l.m_locked) {
+                l.wake_next();
+            }
+        }
+        static void withdrawn(lock&) noexcept {}
+    };
+
     void wake_next() {
         if (!m_waking && m_waiters.wake_first()) {
             m_waking = true;
-        }
-    }
-    // The woken waiter will not take the lock after all: the next one gets the turn.
-    void pass_on() {
-        m_waking = false;
-        if (!m_locked) {
-            wake_next();
         }
     }
 

@@ -16,6 +16,10 @@
 // it runs, that item is kept for it: get_nowait() and new get()s see only the items nobody was
 // woken for (asyncio lets them take it, and the woken getter waits again at the back). A woken
 // getter that is cancelled before it runs wakes the next one, so no item is left unclaimed.
+// How: a get() that must wait parks its task on an aio::suspension in the queue's list of
+// getters (suspend.hpp); put() wakes it, and the loop resumes it. The awaiter that does this for
+// get, put, lock and semaphore alike is detail/handoff_wait.hpp; getter_handoff below says what
+// "kept for it" means for a queue.
 //
 // shutdown() (Python 3.13): put refuses with queue_shut_down; get drains the items left, then
 // throws queue_shut_down; every waiting getter and putter wakes; shutdown(true) also drops the
@@ -28,6 +32,7 @@
 #ifndef AIO_QUEUE_HPP_INCLUDED
 #define AIO_QUEUE_HPP_INCLUDED
 
+#include "detail/handoff_wait.hpp"
 #include "detail/queue_items.hpp"
 #include "errors.hpp"
 #include "suspend.hpp"
@@ -120,6 +125,9 @@ public:
     }
 
 private:
+    struct getter_handoff;
+    struct putter_handoff;
+
     // Items and slots kept for woken waiters that have not run yet (see the header comment).
     [[nodiscard]] std::size_t available_items() const noexcept {
         return m_items.size() - m_kept_items;
@@ -131,22 +139,27 @@ private:
     void add(T&& item) {
         m_items.push(std::move(item));
         ++m_unfinished;
-        wake_getters();
+        if (!m_getters.empty()) {
+            wake_getters();
+        }
     }
     T take() {
         T item = m_items.pop();
-        wake_putters();
+        if (!m_putters.empty()) {
+            wake_putters();
+        }
         return item;
     }
 
     // Wake as many waiting getters as there are items nobody was woken for (putters: slots).
-    void wake_getters() {
+    // why out of line: keeps put and get without a waiter small enough to be inlined.
+    [[gnu::noinline]] void wake_getters() {
         while (!m_shut_down && available_items() > 0 && !m_getters.empty()) {
             ++m_kept_items;
             m_getters.wake_first();
         }
     }
-    void wake_putters() {
+    [[gnu::noinline]] void wake_putters() {
         while (!m_shut_down && has_free_slot() && !m_putters.empty()) {
             ++m_kept_slots;
             m_putters.wake_first();
@@ -176,59 +189,43 @@ private:
     bool m_shut_down = false;
 };
 
-/// What the three awaiters share: the queue and the parked task. `Release` gives back what the
-/// queue kept for this waiter when it was woken, and passes it on if the waiter is cancelled.
+// How a getter (an item) and a putter (a free slot) are handed what they wait for: see
+// detail/handoff_wait.hpp. Woken, a waiter finds it kept for it (m_kept_items, m_kept_slots).
 template <class T, class Items>
-class queue_waiter {
-protected:
-    explicit queue_waiter(basic_queue<T, Items>& q) noexcept : m_queue(q) {}
-
-    template <class Promise>
-    bool park_on(std::coroutine_handle<Promise> task, wait_list& list) {
-        if (!m_wait.park(task)) {
-            return false;
-        }
-        list.push_back(m_wait);
-        return true;
+struct basic_queue<T, Items>::getter_handoff {
+    using owner_type = basic_queue;
+    static bool ready(basic_queue& q) noexcept { return q.available_items() > 0 || q.m_shut_down; }
+    static wait_list& waiters(basic_queue& q) noexcept { return q.m_getters; }
+    static void claim(basic_queue& q) noexcept { q.release_kept_item(); }
+    static void pass_on(basic_queue& q) {
+        q.release_kept_item();
+        q.wake_getters();
     }
-
-    basic_queue<T, Items>& m_queue;
-    suspension m_wait;
-    bool m_released = false;
+    static void withdrawn(basic_queue& q) { q.wake_getters(); }
 };
 
 template <class T, class Items>
-class basic_queue<T, Items>::get_awaiter : private queue_waiter<T, Items> {
-public:
-    explicit get_awaiter(basic_queue& q) noexcept : queue_waiter<T, Items>(q) {}
-    get_awaiter(get_awaiter&&) = delete;
-    ~get_awaiter() {
-        if (this->m_wait.woken() && !this->m_released) {  // destroyed before it ran
-            this->m_queue.release_kept_item();
-            this->m_queue.wake_getters();
-        }
+struct basic_queue<T, Items>::putter_handoff {
+    using owner_type = basic_queue;
+    static bool ready(basic_queue& q) noexcept { return q.has_free_slot() || q.m_shut_down; }
+    static wait_list& waiters(basic_queue& q) noexcept { return q.m_putters; }
+    static void claim(basic_queue& q) noexcept { q.release_kept_slot(); }
+    static void pass_on(basic_queue& q) {
+        q.release_kept_slot();
+        q.wake_putters();
     }
+    static void withdrawn(basic_queue& q) { q.wake_putters(); }
+};
 
-    [[nodiscard]] bool await_ready() const noexcept {
-        return this->m_queue.available_items() > 0 || this->m_queue.m_shut_down;
-    }
-    // why: the getter waits in the queue's FIFO of getters until a put (or shutdown) wakes it.
-    template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> task) {
-        return this->park_on(task, this->m_queue.m_getters);
-    }
+template <class T, class Items>
+class basic_queue<T, Items>::get_awaiter : public handoff_wait<getter_handoff> {
+public:
+    explicit get_awaiter(basic_queue& q) noexcept : handoff_wait<getter_handoff>(q) {}
+    get_awaiter(get_awaiter&&) = delete;
+
     T await_resume() {
-        basic_queue& q = this->m_queue;
-        if (this->m_wait.woken()) {
-            this->m_released = true;
-            q.release_kept_item();
-        }
-        try {
-            this->m_wait.resume();
-        } catch (const cancelled_error&) {
-            q.wake_getters();  // the item kept for us goes to the next getter
-            throw;
-        }
+        handoff_wait<getter_handoff>::await_resume();  // throws cancelled_error
+        basic_queue& q = this->owner();
         if (q.m_items.size() == 0) {
             throw queue_shut_down();  // only a shut-down queue wakes a getter with no item
         }
@@ -237,39 +234,22 @@ public:
 };
 
 template <class T, class Items>
-class basic_queue<T, Items>::put_awaiter : private queue_waiter<T, Items> {
+class basic_queue<T, Items>::put_awaiter : public handoff_wait<putter_handoff> {
 public:
-    put_awaiter(basic_queue& q, T&& item) : queue_waiter<T, Items>(q), m_item(std::move(item)) {}
+    put_awaiter(basic_queue& q, T&& item)
+        : handoff_wait<putter_handoff>(q), m_item(std::move(item)) {}
     put_awaiter(put_awaiter&&) = delete;
-    ~put_awaiter() {
-        if (this->m_wait.woken() && !this->m_released) {
-            this->m_queue.release_kept_slot();
-            this->m_queue.wake_putters();
-        }
-    }
 
-    [[nodiscard]] bool await_ready() const noexcept {
-        return this->m_queue.has_free_slot() || this->m_queue.m_shut_down;
-    }
-    // why: the putter waits in the queue's FIFO of putters until a get (or shutdown) wakes it.
-    template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> task) {
-        return this->park_on(task, this->m_queue.m_putters);
-    }
     void await_resume() {
-        basic_queue& q = this->m_queue;
-        if (this->m_wait.woken()) {
-            this->m_released = true;
-            q.release_kept_slot();
+        handoff_wait<putter_handoff>::await_resume();  // throws cancelled_error
+        basic_queue& q = this->owner();
+        if (q.m_shut_down) {
+            throw queue_shut_down();
         }
         try {
-            this->m_wait.resume();
-            if (q.m_shut_down) {
-                throw queue_shut_down();
-            }
             q.add(std::move(m_item));
         } catch (...) {
-            q.wake_putters();  // the slot kept for us goes to the next putter
+            q.wake_putters();  // the free slot goes to the next putter
             throw;
         }
     }
@@ -279,18 +259,26 @@ private:
 };
 
 template <class T, class Items>
-class basic_queue<T, Items>::join_awaiter : private queue_waiter<T, Items> {
+class basic_queue<T, Items>::join_awaiter {
 public:
-    explicit join_awaiter(basic_queue& q) noexcept : queue_waiter<T, Items>(q) {}
+    explicit join_awaiter(basic_queue& q) noexcept : m_queue(q) {}
     join_awaiter(join_awaiter&&) = delete;
 
-    [[nodiscard]] bool await_ready() const noexcept { return this->m_queue.m_unfinished == 0; }
+    [[nodiscard]] bool await_ready() const noexcept { return m_queue.m_unfinished == 0; }
     // why: waits in the queue's list of joiners until task_done() brings the count to zero.
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> task) {
-        return this->park_on(task, this->m_queue.m_joiners);
+        if (!m_wait.park(task)) {
+            return false;  // a cancellation is pending: await_resume throws it
+        }
+        m_queue.m_joiners.push_back(m_wait);
+        return true;
     }
-    void await_resume() { this->m_wait.resume(); }
+    void await_resume() { m_wait.resume(); }
+
+private:
+    basic_queue& m_queue;
+    suspension m_wait;
 };
 
 }  // namespace detail

@@ -15,8 +15,9 @@
 // waiter, which then runs; while any task waits (or was woken and has not run yet), a newcomer
 // queues even if a permit is free, and locked() is true. A woken waiter that is cancelled
 // before it runs gives its permit back and wakes the next, so cancellations never make
-// waiters hang. A negative initial value is std::invalid_argument; releasing a bounded
-// semaphore above its initial value is aio::invalid_state_error (asyncio's ValueError).
+// waiters hang (the waiting: detail/handoff_wait.hpp; `handoff` below). A negative initial
+// value is std::invalid_argument; releasing a bounded semaphore above its initial value is
+// aio::invalid_state_error (asyncio's ValueError).
 //
 // Lifetime rules: belongs to one loop's thread, as in asyncio. Waiting allocates nothing (the
 // suspension lives in the awaiter, i.e. in the waiting coroutine's frame). Destroying a
@@ -25,64 +26,22 @@
 #ifndef AIO_SEMAPHORE_HPP_INCLUDED
 #define AIO_SEMAPHORE_HPP_INCLUDED
 
+#include "detail/handoff_wait.hpp"
 #include "detail/release_guard.hpp"
 #include "errors.hpp"
 #include "suspend.hpp"
 
-#include <coroutine>
 #include <cstddef>
 #include <stdexcept>
 
 namespace aio {
 
 class semaphore {
+    struct handoff;  // how a waiter takes a permit (detail/handoff_wait.hpp)
+
 public:
     /// `co_await sem.acquire()`: returns once the calling task holds a permit.
-    class [[nodiscard]] acquire_awaiter {
-    public:
-        explicit acquire_awaiter(semaphore& target) noexcept : m_sem(target) {}
-        /// Movable until awaited (so it can be handed to wait_for or gather).
-        acquire_awaiter(acquire_awaiter&& other) noexcept : m_sem(other.m_sem) {}
-        acquire_awaiter& operator=(const acquire_awaiter&) = delete;
-        ~acquire_awaiter() {
-            if (m_wait.woken() && !m_resumed) {
-                m_sem.give_back();  // the frame died between wake-up and resumption
-            }
-        }
-
-        // why take it here: a free permit is taken without suspending, as asyncio does
-        [[nodiscard]] bool await_ready() noexcept { return m_sem.try_take(); }
-        template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> task) {
-            if (!m_wait.park(task)) {
-                return false;  // a cancellation is pending: await_resume throws it
-            }
-            m_sem.m_waiters.push_back(m_wait);
-            return true;
-        }
-        void await_resume() {
-            m_resumed = true;
-            try {
-                m_wait.resume();
-            } catch (const cancelled_error&) {
-                if (m_wait.woken()) {
-                    m_sem.give_back();  // woken, then cancelled: the permit goes to the next
-                } else {
-                    m_sem.wake_allowed();
-                }
-                throw;
-            }
-            if (m_wait.woken()) {  // the permit was taken for us when we were woken
-                --m_sem.m_woken;
-                m_sem.wake_allowed();  // waiters that queued behind us while permits were free
-            }
-        }
-
-    private:
-        semaphore& m_sem;
-        suspension m_wait;
-        bool m_resumed = false;
-    };
+    using acquire_awaiter = detail::handoff_wait<handoff>;
 
     using guard = detail::release_guard<semaphore>;
 
@@ -122,13 +81,25 @@ private:
         return static_cast<std::size_t>(value);
     }
 
-    [[nodiscard]] bool try_take() noexcept {
-        if (locked()) {
-            return false;
+    // What a waiter is handed when it is woken: a permit, reserved for it by wake_next().
+    struct handoff {
+        using owner_type = semaphore;
+        static bool ready(semaphore& s) noexcept {
+            if (s.locked()) {
+                return false;
+            }
+            --s.m_value;
+            return true;
         }
-        --m_value;
-        return true;
-    }
+        static wait_list& waiters(semaphore& s) noexcept { return s.m_waiters; }
+        static void claim(semaphore& s) {
+            --s.m_woken;
+            s.wake_allowed();  // waiters that queued behind us while permits were free
+        }
+        static void pass_on(semaphore& s) { s.give_back(); }
+        static void withdrawn(semaphore& s) { s.wake_allowed(); }
+    };
+
     // Reserves a permit for the longest waiter and wakes it.
     bool wake_next() {
         if (!m_waiters.wake_first()) {

@@ -54,10 +54,16 @@ public:
     /// undo the rest of the wait (e.g. unregister a callback). Must not resume anything.
     using cancel_fn = void (*)(suspension& self) noexcept;
 
-    suspension() noexcept { m_on_cancel = &on_cancel; }
+    // why only m_state is set here: park() fills in the rest, so an awaiter that never waits
+    // (a free lock, a queue with an item) pays for one byte, not for a whole wait.
+    suspension() noexcept {}
     suspension(const suspension&) = delete;
     suspension& operator=(const suspension&) = delete;
-    ~suspension() { leave(); }
+    ~suspension() {
+        if (m_state == state::parked) [[unlikely]] {
+            abandon();
+        }
+    }
 
     /// Parks the task `task` (the coroutine in whose await_suspend this runs) on this
     /// suspension. False when a cancellation is already pending: do not suspend.
@@ -66,8 +72,10 @@ public:
         if (m_state == state::parked) {
             throw invalid_state_error("aio::suspension::park: already parked");
         }
+        m_on_cancel = &on_cancel;
         m_task = task;
         m_undo = undo;
+        m_list = nullptr;
         m_root = detail::root_of(task);
         if (m_root == nullptr) {  // a coroutine type that is not aio's: it cannot be cancelled
             m_loop = get_running_loop().as_root_owner();
@@ -95,14 +103,21 @@ public:
         leave();
         m_state = state::woken;
         if (loop != nullptr) {
-            loop->schedule(m_task);
+            // why through event_loop::of: the loop is an event_loop (a final class), so this
+            // is a direct, inlined push onto its ready queue rather than a virtual call.
+            event_loop::of(*loop).schedule(m_task);
         }
     }
 
     /// In await_resume: throws cancelled_error if the task was cancelled at this suspension
     /// point (parked or woken); see woken() for which.
     void resume() {
-        leave();
+        if (m_state == state::idle) {
+            return;  // never parked (the awaitable did not suspend): nothing to deliver
+        }
+        if (m_state == state::parked) {
+            leave();
+        }
         const bool cancelled = m_root != nullptr && m_root->take_pending_cancel();
         if (cancelled || m_state == state::cancelled) {
             if (m_state != state::woken) {
@@ -129,6 +144,9 @@ private:
 
     // Leaves the wait_list and the task's root: nothing can reach this suspension afterwards.
     void leave() noexcept;
+    // why out of line: the frame is destroyed while parked (rare); a small inline destructor
+    // lets awaiters that never park be inlined whole.
+    [[gnu::noinline]] void abandon() noexcept { leave(); }
 
     // Stopped: the root delivers cancelled_error where the task resumes, whatever
     // uncancel() does meanwhile.
@@ -140,17 +158,18 @@ private:
         if (self.m_undo != nullptr) {
             self.m_undo(self);
         }
-        loop->schedule(self.m_task);
+        event_loop::of(*loop).schedule(self.m_task);
         return detail::cancel_outcome::stopped;
     }
 
+    // Set by park() (see the constructor); m_prev and m_next by wait_list::push_back.
     std::coroutine_handle<> m_task;
-    detail::task_root* m_root = nullptr;
-    detail::root_owner* m_loop = nullptr;  // only for a task that has no root
-    cancel_fn m_undo = nullptr;
-    suspension* m_prev = nullptr;  // the wait_list links
-    suspension* m_next = nullptr;
-    wait_list* m_list = nullptr;
+    detail::task_root* m_root;
+    detail::root_owner* m_loop;  // only for a task that has no root
+    cancel_fn m_undo;
+    suspension* m_prev;  // the wait_list links
+    suspension* m_next;
+    wait_list* m_list;
     state m_state = state::idle;
 };
 

@@ -7,26 +7,81 @@
 #define AIO_DETAIL_QUEUE_ITEMS_HPP_INCLUDED
 
 #include <cstddef>
-#include <deque>
+#include <memory>
 #include <utility>
 #include <vector>
 
 namespace aio::detail {
 
+/// First in, first out: a ring buffer whose capacity is a power of two, grown by doubling.
+// why not std::deque: its size() is a computation over its blocks, and it allocates and frees a
+// block every few hundred items even when the queue stays short; a ring allocates only while it
+// grows to the working size.
 template <class T>
 class fifo_items {
 public:
-    void push(T&& item) { m_items.push_back(std::move(item)); }
+    fifo_items() noexcept = default;
+    fifo_items(const fifo_items&) = delete;
+    fifo_items& operator=(const fifo_items&) = delete;
+    ~fifo_items() {
+        clear();
+        std::allocator<T>().deallocate(m_slots, m_capacity);
+    }
+
+    void push(T&& item) {
+        if (m_size == m_capacity) {
+            grow();
+        }
+        std::construct_at(m_slots + ((m_head + m_size) & (m_capacity - 1)), std::move(item));
+        ++m_size;
+    }
     T pop() {
-        T item(std::move(m_items.front()));
-        m_items.pop_front();
+        T& front = m_slots[m_head];
+        T item(std::move(front));
+        std::destroy_at(&front);
+        m_head = (m_head + 1) & (m_capacity - 1);
+        --m_size;
         return item;
     }
-    [[nodiscard]] std::size_t size() const noexcept { return m_items.size(); }
-    void clear() noexcept { m_items.clear(); }
+    [[nodiscard]] std::size_t size() const noexcept { return m_size; }
+    void clear() noexcept {
+        for (; m_size > 0; --m_size) {
+            std::destroy_at(m_slots + m_head);
+            m_head = (m_head + 1) & (m_capacity - 1);
+        }
+        m_head = 0;
+    }
 
 private:
-    std::deque<T> m_items;
+    // The items move to a buffer twice as large (copied instead if T's move may throw and T can
+    // be copied, so that a failure leaves the queue as it was).
+    [[gnu::noinline]] void grow() {
+        const std::size_t capacity = m_capacity == 0 ? 8 : m_capacity * 2;
+        std::allocator<T> alloc;
+        T* const slots = alloc.allocate(capacity);
+        std::size_t moved = 0;
+        try {
+            for (; moved < m_size; ++moved) {
+                std::construct_at(slots + moved, std::move_if_noexcept(
+                                                     m_slots[(m_head + moved) & (m_capacity - 1)]));
+            }
+        } catch (...) {
+            std::destroy(slots, slots + moved);
+            alloc.deallocate(slots, capacity);
+            throw;
+        }
+        const std::size_t size = m_size;
+        clear();
+        alloc.deallocate(m_slots, m_capacity);
+        m_slots = slots;
+        m_capacity = capacity;
+        m_size = size;
+    }
+
+    T* m_slots = nullptr;
+    std::size_t m_capacity = 0;
+    std::size_t m_head = 0;
+    std::size_t m_size = 0;
 };
 
 template <class T>
