@@ -48,7 +48,7 @@ public:
     lock& operator=(const lock&) = delete;
 
     /// True while some task holds the lock.
-    [[nodiscard]] bool locked() const noexcept { return m_locked; }
+    [[nodiscard]] bool locked() const noexcept { return m_state == state::locked; }
 
     /// Awaitable: takes the lock, waiting for it in FIFO order if needed.
     acquire_awaiter acquire() noexcept { return acquire_awaiter(*this); }
@@ -60,50 +60,56 @@ public:
 
     /// Unlocks and lets the longest waiter take the lock. invalid_state_error if not locked.
     void release() {
-        if (!m_locked) {
-            throw invalid_state_error("aio::lock::release: the lock is not acquired");
+        if (m_state != state::locked) [[unlikely]] {
+            not_acquired();
         }
-        m_locked = false;
-        wake_next();
+        m_state = state::free;
+        if (!m_waiters.empty()) {
+            wake_next();
+        }
     }
 
 private:
+    // promised: free, but a woken waiter will take it when it runs (a newcomer queues behind).
+    // why one byte for the three states: acquire and release each test and set just it.
+    enum class state : unsigned char { free, locked, promised };
+
     // What a waiter is handed when it is woken: the turn to take the lock.
     struct handoff {
         using owner_type = lock;
-        // Invariant: when the lock is free and no waiter is on its way to take it (m_waking),
-        // no task waits on it. So a free, not-promised lock can be taken without queueing.
+        // Invariant: when the lock is free (not promised), no task waits on it, so it can be
+        // taken without queueing.
         static bool ready(lock& l) noexcept {
-            if (l.m_locked || l.m_waking) {
+            if (l.m_state != state::free) {
                 return false;
             }
-            l.m_locked = true;
+            l.m_state = state::locked;
             return true;
         }
         static wait_list& waiters(lock& l) noexcept { return l.m_waiters; }
-        static void claim(lock& l) noexcept {
-            l.m_waking = false;
-            l.m_locked = true;
-        }
+        static void claim(lock& l) noexcept { l.m_state = state::locked; }
         // The woken waiter will not take the lock after all: the next one gets the turn.
         static void pass_on(lock& l) {
-            l.m_waking = false;
-            if (!l.m_locked) {
+            if (l.m_state != state::locked) {
+                l.m_state = state::free;
                 l.wake_next();
             }
         }
         static void withdrawn(lock&) noexcept {}
     };
 
-    void wake_next() {
-        if (!m_waking && m_waiters.wake_first()) {
-            m_waking = true;
+    // why out of line (both): clang 14 does not inline release() into the caller otherwise.
+    [[gnu::noinline]] void wake_next() {
+        if (m_state == state::free && m_waiters.wake_first()) {
+            m_state = state::promised;
         }
+    }
+    [[noreturn, gnu::noinline]] static void not_acquired() {
+        throw invalid_state_error("aio::lock::release: the lock is not acquired");
     }
 
     wait_list m_waiters;
-    bool m_locked = false;
-    bool m_waking = false;  // a waiter was woken and will take the lock when it runs
+    state m_state = state::free;
 };
 
 }  // namespace aio
