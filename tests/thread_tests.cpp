@@ -86,12 +86,12 @@ TEST_CASE("a loop blocked with no timers is woken by call_soon_threadsafe from a
     aio::event_loop loop;
     aio::event ev;
     steady::time_point called{};
+    const steady::time_point start = steady::now();  // before the thread starts its sleep
     std::thread setter([&] {
         std::this_thread::sleep_for(50ms);  // the loop is blocked by now (not asserted)
         called = steady::now();
         loop.call_soon_threadsafe([&] { ev.set(); });
     });
-    const steady::time_point start = steady::now();
     loop.run_until_complete(wait_for_event(ev));  // nothing ready, no timer: it must block
     const steady::time_point woken = steady::now();
     setter.join();
@@ -106,11 +106,11 @@ TEST_CASE("a loop blocked on a timer an hour away is woken at once by another th
     aio::event_loop loop;
     bool timer_fired = false;
     loop.call_later(1h, [&] { timer_fired = true; });
+    const steady::time_point start = steady::now();  // before the thread starts its sleep
     std::thread stopper([&] {
         std::this_thread::sleep_for(20ms);
         loop.call_soon_threadsafe([&] { loop.stop(); });
     });
-    const steady::time_point start = steady::now();
     loop.run_forever();
     const steady::duration took = steady::now() - start;
     stopper.join();
