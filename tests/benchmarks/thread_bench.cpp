@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// aio_thread_bench: what crossing threads costs (issue #13). Three measurements, one JSON line
-// each (peers/asyncio_threads.py prints the same keys for asyncio; thread_compare.py runs both
-// alternately):
+// aio_thread_bench: what crossing threads costs, and how the poller keeps time (issue #13).
+// Five measurements, one JSON line each (peers/asyncio_threads.py prints the same keys for
+// asyncio; thread_compare.py runs both alternately):
 //   to_thread     `co_await aio::to_thread(f)` with an empty f, one after another: the round
 //                 trip loop -> pool worker -> loop (submit, worker wake-up, completion posted
 //                 with call_soon_threadsafe, loop wake-up, task resumed); median, p99 per call
@@ -11,8 +11,13 @@
 //                 ready; another thread reads the clock and calls call_soon_threadsafe; the
 //                 callback reads the clock on the loop. p50 / p99 over N wake-ups, one every
 //                 ~200 us (so the loop is asleep each time)
+//   timer         timer precision on the poller: N `co_await aio::sleep(1ms)` one after another;
+//                 overshoot (wake-up time minus deadline) p50 / p99, and how many woke early
+//                 (must be 0)
+//   idle          the process's CPU time while the loop sleeps 2 s with nothing else to do
+//                 (std::clock: every thread of the process, the default executor's included)
 //
-//     aio_thread_bench [--calls N] [--posts N] [--wakeups N]
+//     aio_thread_bench [--calls N] [--posts N] [--wakeups N] [--sleeps N]
 #include <aio/aio.hpp>
 #include <aio/to_thread.hpp>
 
@@ -21,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -35,11 +41,12 @@ struct options {
     long calls = 20000;
     long posts = 1000000;
     long wakeups = 5000;
+    long sleeps = 1000;
 };
 
 [[noreturn]] void usage(const char* error) {
     std::fprintf(stderr,
-                 "%s%susage: aio_thread_bench [--calls N] [--posts N] [--wakeups N]\n"
+                 "%s%susage: aio_thread_bench [--calls N] [--posts N] [--wakeups N] [--sleeps N]\n"
                  "  to_thread round trips, call_soon_threadsafe throughput and cross-thread\n"
                  "  wake-up latency; one JSON line each.\n",
                  error != nullptr ? error : "", error != nullptr ? "\n" : "");
@@ -56,6 +63,7 @@ options parse(int argc, char** argv) {
         long* target = arg == "--calls"     ? &o.calls
                        : arg == "--posts"   ? &o.posts
                        : arg == "--wakeups" ? &o.wakeups
+                       : arg == "--sleeps"  ? &o.sleeps
                                             : nullptr;
         if (target == nullptr) {
             usage(("unknown option '" + std::string(arg) + "'").c_str());
@@ -138,6 +146,30 @@ aio::task<std::vector<double>> wakeup_latencies(long wakeups) {
     co_return each;
 }
 
+struct overshoots {
+    std::vector<double> each;  // µs past the deadline
+    long early = 0;
+};
+
+aio::task<overshoots> sleep_overshoots(long sleeps) {
+    overshoots out;
+    out.each.reserve(static_cast<std::size_t>(sleeps));
+    for (long i = 0; i < sleeps; ++i) {
+        const auto deadline = steady::now() + 1ms;
+        co_await aio::sleep(1ms);
+        const auto late = steady::now() - deadline;
+        out.early += late < steady::duration::zero() ? 1 : 0;
+        out.each.push_back(micros(late));
+    }
+    co_return out;
+}
+
+aio::task<double> idle_cpu_ms() {
+    const std::clock_t start = std::clock();
+    co_await aio::sleep(2s);
+    co_return 1000.0 * static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,6 +204,21 @@ int main(int argc, char** argv) {
             std::printf("{\"bench\":\"wakeup\",\"impl\":\"aio\",\"wakeups\":%ld,\"p50_us\":%.2f,"
                         "\"p99_us\":%.2f}\n",
                         opt.wakeups, p50, p99);
+        }
+        {
+            auto run = sleep_overshoots(opt.sleeps);
+            overshoots out = co_await std::move(run);
+            const double p50 = percentile(out.each, 0.5);
+            const double p99 = percentile(out.each, 0.99);
+            std::printf("{\"bench\":\"timer\",\"impl\":\"aio\",\"sleeps\":%ld,\"p50_us\":%.2f,"
+                        "\"p99_us\":%.2f,\"early\":%ld}\n",
+                        opt.sleeps, p50, p99, out.early);
+        }
+        {
+            auto run = idle_cpu_ms();
+            const double cpu_ms = co_await std::move(run);
+            std::printf("{\"bench\":\"idle\",\"impl\":\"aio\",\"seconds\":2,\"cpu_ms\":%.2f}\n",
+                        cpu_ms);
         }
         std::fflush(stdout);
     }(o));

@@ -34,8 +34,13 @@ ROWS = [
     ("threadsafe", "calls_per_s", "call_soon_threadsafe from one thread", "calls/s", False),
     ("wakeup", "p50_us", "cross-thread wake-up of a blocked loop, p50", "µs", True),
     ("wakeup", "p99_us", "cross-thread wake-up of a blocked loop, p99", "µs", True),
+    ("timer", "p50_us", "sleep(1 ms) overshoot, median", "µs", True),
+    ("timer", "p99_us", "sleep(1 ms) overshoot, p99", "µs", True),
+    ("timer", "early", "sleep(1 ms) woken early (of --sleeps)", "", True),
+    ("idle", "cpu_ms", "CPU time of a loop sleeping 2 s", "ms", True),
 ]
 WAKEUP_TARGET_US = 20.0
+OVERSHOOT_TARGET_US = 100.0
 
 
 def ensure_built(args: argparse.Namespace) -> Path:
@@ -70,7 +75,7 @@ def run(cmd: list[str], timeout: float) -> dict[str, dict] | None:
         if line.startswith("{"):
             row = json.loads(line)
             results[row["bench"]] = row
-    return results if len(results) == 3 else None
+    return results if len(results) == 5 else None
 
 
 def main() -> int:
@@ -79,6 +84,7 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=20000)
     ap.add_argument("--posts", type=int, default=1000000)
     ap.add_argument("--wakeups", type=int, default=5000)
+    ap.add_argument("--sleeps", type=int, default=1000)
     ap.add_argument("--compiler", default="clang++")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--build-root", default=str(ROOT / "build"))
@@ -86,12 +92,12 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json")
     args = ap.parse_args()
-    if min(args.runs, args.calls, args.posts, args.wakeups) < 1:
-        ap.error("--runs, --calls, --posts and --wakeups must be at least 1")
+    if min(args.runs, args.calls, args.posts, args.wakeups, args.sleeps) < 1:
+        ap.error("--runs, --calls, --posts, --wakeups and --sleeps must be at least 1")
 
     exe = ensure_built(args)
     sizes = ["--calls", str(args.calls), "--posts", str(args.posts),
-             "--wakeups", str(args.wakeups)]
+             "--wakeups", str(args.wakeups), "--sleeps", str(args.sleeps)]
     impls = {"aio": [str(exe), *sizes],
              "asyncio": [args.python, str(HERE / "peers" / "asyncio_threads.py"), *sizes]}
     header = machine_header([args.compiler])
@@ -113,7 +119,7 @@ def main() -> int:
     print("\n".join(header))
     print(f"- {args.runs} runs each, alternating; cells are medians; python: "
           f"`{first_line([args.python, '--version'])}`; calls={args.calls}, posts={args.posts}, "
-          f"wakeups={args.wakeups}\n")
+          f"wakeups={args.wakeups}, sleeps={args.sleeps}\n")
     print("| measurement | aio | asyncio | asyncio / aio |")
     print("|---|---:|---:|---:|")
     table = []
@@ -123,7 +129,7 @@ def main() -> int:
         if a and p:
             ratio = p / a if lower_better else a / p
         fmt = (lambda v: "–" if v is None else
-               (f"{v:,.0f} {unit}" if unit == "calls/s" else f"{v:,.1f} {unit}"))
+               (f"{v:,.0f} {unit}".strip() if unit in ("calls/s", "") else f"{v:,.1f} {unit}"))
         print(f"| {label} | {fmt(a)} | {fmt(p)} | "
               f"{'–' if ratio is None else f'{ratio:.1f}×'} |")
         table.append({"bench": bench, "key": key, "aio": a, "asyncio": p, "ratio": ratio})
@@ -132,6 +138,15 @@ def main() -> int:
         verdict = "PASS" if wake <= WAKEUP_TARGET_US else "MISS"
         print(f"\nTarget: cross-thread wake-up p50 ≤ {WAKEUP_TARGET_US:g} µs: {wake:.1f} µs, "
               f"{verdict}")
+    over = cell("aio", "timer", "p50_us")
+    if over is not None:
+        verdict = "PASS" if over <= OVERSHOOT_TARGET_US else "MISS"
+        print(f"Target: sleep(1 ms) overshoot median ≤ {OVERSHOOT_TARGET_US:g} µs: {over:.1f} µs, "
+              f"{verdict}")
+    early = [s["timer"]["early"] for s in samples["aio"]]
+    if any(early):
+        print(f"FAIL: aio woke a sleep early ({early} per run): a timer must never fire early")
+        failed = True
     if args.json:
         Path(args.json).write_text(json.dumps({"header": header, "rows": table,
                                                "samples": samples}, indent=1))

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""aio_thread_bench's three measurements on Python asyncio, with the same JSON keys.
+"""aio_thread_bench's measurements on Python asyncio, with the same JSON keys.
 
     to_thread    `await asyncio.to_thread(f)` with an empty f, one after another (median, p99)
     threadsafe   loop.call_soon_threadsafe throughput: another thread posts N empty callbacks
     wakeup       a thread wakes the loop (blocked, no timers) with call_soon_threadsafe; p50/p99
                  from the thread's clock reading to the callback's, one wake-up every ~200 us
+    timer        N `await asyncio.sleep(0.001)` one after another: overshoot p50 / p99 (µs),
+                 and how many woke early
+    idle         the process's CPU time (time.process_time) while the loop sleeps 2 s
 
-    python3 asyncio_threads.py [--calls N] [--posts N] [--wakeups N]
+    python3 asyncio_threads.py [--calls N] [--posts N] [--wakeups N] [--sleeps N]
 """
 import argparse
 import asyncio
@@ -70,6 +73,23 @@ async def wakeup_latencies(wakeups):
     return each
 
 
+async def sleep_overshoots(sleeps):
+    each, early = [], 0
+    for _ in range(sleeps):
+        deadline = time.monotonic() + 0.001
+        await asyncio.sleep(0.001)
+        late = time.monotonic() - deadline
+        early += late < 0
+        each.append(late * 1e6)
+    return each, early
+
+
+async def idle_cpu_ms():
+    start = time.process_time()
+    await asyncio.sleep(2)
+    return (time.process_time() - start) * 1000
+
+
 async def main(opts):
     each = await to_thread_round_trips(opts.calls)
     print(json.dumps({"bench": "to_thread", "impl": "asyncio", "calls": opts.calls,
@@ -83,6 +103,14 @@ async def main(opts):
     print(json.dumps({"bench": "wakeup", "impl": "asyncio", "wakeups": opts.wakeups,
                       "p50_us": round(percentile(each, 0.5), 2),
                       "p99_us": round(percentile(each, 0.99), 2)}, separators=(",", ":")))
+    each, early = await sleep_overshoots(opts.sleeps)
+    print(json.dumps({"bench": "timer", "impl": "asyncio", "sleeps": opts.sleeps,
+                      "p50_us": round(percentile(each, 0.5), 2),
+                      "p99_us": round(percentile(each, 0.99), 2), "early": early},
+                     separators=(",", ":")))
+    cpu_ms = await idle_cpu_ms()
+    print(json.dumps({"bench": "idle", "impl": "asyncio", "seconds": 2,
+                      "cpu_ms": round(cpu_ms, 2)}, separators=(",", ":")))
 
 
 def count(text):
@@ -97,5 +125,6 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=count, default=20000)
     parser.add_argument("--posts", type=count, default=1000000)
     parser.add_argument("--wakeups", type=count, default=5000)
+    parser.add_argument("--sleeps", type=count, default=1000)
     asyncio.run(main(parser.parse_args()))
     sys.stdout.flush()
