@@ -4,6 +4,7 @@
 // joins, and a throwing job is reported without harming the pool. Every wait is bounded.
 #include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
+#include "helpers/eventually.hpp"
 
 #include <aio/detail/thread_pool.hpp>
 #include <aio/errors.hpp>
@@ -24,29 +25,8 @@
 using namespace std::chrono_literals;
 using aio::detail::thread_pool;
 
-namespace {
-
-// Polls `done` until it holds or `limit` passes; returns whether it held.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
-
-// A gate jobs wait at, bounded so that a failing test cannot hang.
-struct gate {
-    std::atomic<bool> open{false};
-    bool pass() const {
-        return eventually([this] { return open.load(); });
-    }
-};
-
-}  // namespace
+using aio_test::eventually;
+using aio_test::gate;
 
 TEST_CASE("the thread pool's bound is asyncio's default, min(32, hardware threads + 4)",
           "[thread_pool]") {

@@ -6,6 +6,7 @@
 // from another thread. Every test name mentions a thread, so the clang-tsan preset runs them.
 // Every wait on another thread is bounded (a failing test cannot hang).
 #include "helpers/catch.hpp"
+#include "helpers/eventually.hpp"
 #include "helpers/virtual_time.hpp"
 
 #include <aio/aio.hpp>
@@ -27,27 +28,10 @@
 
 using namespace std::chrono_literals;
 
+using aio_test::eventually;
+using aio_test::gate;
+
 namespace {
-
-// Polls `done` until it holds or `limit` passes; returns whether it held.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
-
-// A gate a job waits at, bounded so that a failing test cannot hang.
-struct gate {
-    std::atomic<bool> open{false};
-    bool pass() const {
-        return eventually([this] { return open.load(); });
-    }
-};
 
 // On the loop: sleeps in 1 ms steps until `done` holds (at most 10 s).
 aio::task<bool> loop_until(std::function<bool()> done) {
