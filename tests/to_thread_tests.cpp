@@ -191,12 +191,20 @@ TEST_CASE("a to_thread cancelled before its job started never runs the function,
 TEST_CASE("wait_for around to_thread times out while the function goes on in its thread",
           "[to_thread][thread][wait_for]") {
     gate release;
+    std::atomic<bool> started{false};
     std::atomic<bool> finished{false};
     auto main = [&]() -> aio::task<bool> {
-        auto slow = aio::to_thread([&] {
+        // Submitted at once (run_in_executor), and awaited only once a worker runs it: a job
+        // still queued when the timeout fired would be withdrawn, never run.
+        auto slow = aio::get_running_loop().run_in_executor(nullptr, [&] {
+            started = true;
             release.pass();
             finished = true;
         });
+        for (int i = 0; i < 10000 && !started; ++i) {
+            co_await aio::sleep(1ms);
+        }
+        REQUIRE(started);
         bool timed_out = false;
         try {
             auto op = aio::wait_for(std::move(slow), 20ms);
