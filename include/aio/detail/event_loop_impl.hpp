@@ -132,9 +132,8 @@ inline void event_loop::start_tasks(std::size_t first, std::size_t count) {
         const std::size_t slot = m_starting_next++;
         if (slot + detail::prefetch_distance < m_starting_end) {
             if (const detail::task_root* ahead = m_tasks.at(slot + detail::prefetch_distance)) {
-                // its frame: the root follows the resume and destroy pointers
-                const std::uintptr_t frame = reinterpret_cast<std::uintptr_t>(ahead) - 16;
-                detail::prefetch_for_write(frame, 128);
+                detail::prefetch_for_write(
+                    reinterpret_cast<std::uintptr_t>(ahead->coroutine().address()), 128);
             }
         }
         if (detail::task_root* root = m_tasks.at(slot)) {
@@ -196,11 +195,6 @@ inline void event_loop::dispatch(std::uintptr_t item) {
                          std::chrono::duration<double>(took).count());
         }
     }
-}
-
-inline void event_loop::release(detail::task_root& root) noexcept {
-    m_tasks.remove(root);
-    root.release();
 }
 
 inline void event_loop::close_now() noexcept {
