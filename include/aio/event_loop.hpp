@@ -312,26 +312,7 @@ private:
         event_loop& m_loop;
     };
 
-    void run_until_done(detail::task_root& main) {
-        while (!main.done()) {
-            if (m_stopping) {
-                m_stopping = false;
-                throw event_loop_error(
-                    "aio::event_loop::run_until_complete: the loop was stopped before the task "
-                    "completed");
-            }
-            // Only virtual time can prove that nothing will ever wake the task; on real time
-            // another thread may still call call_soon_threadsafe (asyncio waits too).
-            if (m_clock.is_virtual() && m_ready.empty() && m_timers.empty() &&
-                !outside_work_pending() && !m_signals.wakes_tasks()) [[unlikely]] {
-                throw event_loop_error(
-                    "aio::event_loop::run_until_complete: deadlock: the task is waiting but "
-                    "nothing is scheduled that could wake it");
-            }
-            run_once();
-        }
-    }
-
+    void run_until_done(detail::task_root& main);
     static task<> nothing_to_shut_down() { co_return; }
     void run_once();
     void idle_virtual(time_point deadline);
@@ -356,36 +337,9 @@ private:
     void start_task(detail::task_root& root);
 
     // m_tasks squeezed out finished slots: the unstarted tasks moved down by `moved` slots.
-    void move_queued_starts(std::size_t moved) noexcept {
-        if (m_starting_next < m_starting_end) {  // the run start_tasks is going through
-            m_starting_next -= moved;
-            m_starting_end -= moved;
-        }
-        for (std::size_t k = 0; k < m_ready.size(); ++k) {
-            std::uintptr_t& item = m_ready.at(k);
-            if (detail::kind_of(item) == detail::ready_kind::start_task) {
-                item -= static_cast<std::uintptr_t>(moved) << 2;
-                ++k;  // the count
-            }
-        }
-    }
-
-    // Queues the first step of the task in slot `slot` of m_tasks: extends the run of starts
-    // at the back of the ready queue if it was queued last and ends right before `slot`
-    // (see ready_queue.hpp). Room for two items was reserved.
-    void queue_start(std::size_t slot) noexcept {
-        if (m_ready.pushed() == m_start_run_mark) {
-            std::uintptr_t& count = m_ready.from_back(0);
-            if ((m_ready.from_back(1) >> 2) + count == slot) {
-                ++count;
-                return;
-            }
-        }
-        m_ready.push((static_cast<std::uintptr_t>(slot) << 2) |
-                     static_cast<std::uintptr_t>(detail::ready_kind::start_task));
-        m_ready.push(1);
-        m_start_run_mark = m_ready.pushed();
-    }
+    void move_queued_starts(std::size_t moved) noexcept;
+    // Queues the first step of the task in slot `slot` of m_tasks (detail/event_loop_impl.hpp).
+    void queue_start(std::size_t slot) noexcept;
     void close_now() noexcept;
     std::size_t m_start_run_mark = 0;  // m_ready.pushed() right after the last run of starts
     std::size_t m_starting_next = 0;   // the run start_tasks is in: its next slot and its end
@@ -396,8 +350,10 @@ private:
 };
 
 namespace detail {
-inline loop_core& core_of(event_loop& loop) noexcept { return loop; }
-} // namespace detail
+inline loop_core& core_of(event_loop& loop) noexcept {
+    return loop;
+}
+}  // namespace detail
 
 /// Schedules `t` on the running loop (asyncio.create_task).
 template <class T>
@@ -405,7 +361,7 @@ task_handle<T> create_task(task<T> t) {
     return get_running_loop().create_task(std::move(t));
 }
 
-} // namespace aio
+}  // namespace aio
 
 #include "detail/event_loop_impl.hpp"
 
