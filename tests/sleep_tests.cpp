@@ -122,9 +122,9 @@ aio::task<cancel_outcome> cancel_sleeping_task(Duration delay, bool& saw_cancel)
     cancel_outcome outcome;
     aio::task_handle<void> sleeper = aio::create_task(sleep_and_note_cancel(delay, saw_cancel));
     co_await aio::sleep(10ms);
-    outcome.timers_before_cancel = aio::get_running_loop().timer_count();
+    outcome.timers_before_cancel = aio::detail::core_of(aio::get_running_loop()).timer_count();
     sleeper.cancel();
-    outcome.timers_after_cancel = aio::get_running_loop().timer_count();
+    outcome.timers_after_cancel = aio::detail::core_of(aio::get_running_loop()).timer_count();
     try {
         co_await sleeper;
     } catch (const aio::cancelled_error&) {

@@ -103,7 +103,7 @@ aio::task<timed_outcome> observe(Op& op, journal* log) {
     if (log != nullptr) {
         out.log_size_when_seen = log->size();
     }
-    out.timers_after = aio::get_running_loop().timer_count();
+    out.timers_after = aio::detail::core_of(aio::get_running_loop()).timer_count();
     co_return out;
 }
 

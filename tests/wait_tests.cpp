@@ -71,7 +71,7 @@ aio::task<wait_outcome> wait_scenario(std::vector<int> delays, aio::return_when 
         result = co_await op;
     }
     out.elapsed = aio::get_running_loop().time() - start;
-    out.timers_after = aio::get_running_loop().timer_count() - result.pending.size();
+    out.timers_after = aio::detail::core_of(aio::get_running_loop()).timer_count() - result.pending.size();
     for (const auto& h : result.done) {
         out.done.push_back(h.exception() ? -1 : h.result());
     }

@@ -42,60 +42,19 @@
 #ifndef AIO_EVENT_LOOP_HPP_INCLUDED
 #define AIO_EVENT_LOOP_HPP_INCLUDED
 
-#include "detail/callback.hpp"
-#include "detail/loop_clock.hpp"
-#include "detail/poller.hpp"
-#include "detail/ready_queue.hpp"
-#include "detail/signals.hpp"
-#include "detail/task_registry.hpp"
-#include "detail/thread_inbox.hpp"
-#include "detail/timer_queue.hpp"
+#include "detail/loop_core.hpp"
 #include "errors.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace aio {
-
-class event_loop;
-
-namespace detail {
-class thread_pool;  // thread_pool.hpp
-
-/// The loop's side of to_thread / run_in_executor, made on their first use. <aio/to_thread.hpp>
-/// implements it, so that this header does not pull <thread> into every program.
-class executor_service {
-public:
-    executor_service() = default;
-    executor_service(const executor_service&) = delete;
-    executor_service& operator=(const executor_service&) = delete;
-    virtual ~executor_service() = default;
-    /// loop.shutdown_default_executor(): a task that waits, without blocking the loop, until the
-    /// default executor's jobs have run and its threads have ended.
-    virtual task<> shutdown_default(event_loop& loop) = 0;
-    /// The loop closes: from now on no job's completion reaches it.
-    virtual void detach() noexcept = 0;
-    /// The loop has closed: waits for the default executor's jobs and threads (blocking).
-    virtual void join() noexcept = 0;
-};
-
-// why a function-local thread_local: constant-initialised, so reading it costs a TLS load
-// and no guard; it is read afresh each time, never cached across a suspension.
-inline event_loop*& running_loop_slot() noexcept {
-    thread_local event_loop* loop = nullptr;
-    return loop;
-}
-} // namespace detail
 
 /// The loop running on this thread (asyncio.get_running_loop()); throws event_loop_error
 /// when none is running.
@@ -107,10 +66,10 @@ inline event_loop& get_running_loop() {
     return *loop;
 }
 
-class event_loop final : private detail::root_owner {
+class event_loop final : private detail::loop_core {
 public:
-    using clock = std::chrono::steady_clock;
-    using time_point = clock::time_point;
+    using loop_core::clock;
+    using loop_core::time_point;
 
     /// A loop on real time. Its poller's OS resources (epoll: three fds) are made here; if they
     /// cannot be, std::system_error.
@@ -118,7 +77,7 @@ public:
     /// A loop on virtual time (see detail/loop_clock.hpp): the clock moves only through
     /// advance() or, with autojump, to the next timer when nothing is ready and no outside work
     /// is pending.
-    explicit event_loop(virtual_time_t v) : m_clock(v) {}
+    explicit event_loop(virtual_time_t v) : loop_core(v) {}
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
     ~event_loop() { close_now(); }
@@ -168,9 +127,7 @@ public:
         check_thread();
         m_stopping = true;
     }
-    [[nodiscard]] bool is_running() const noexcept {
-        return m_running.load(std::memory_order_relaxed);
-    }
+    using loop_core::is_running;
     [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
 
     /// Drops everything still pending (see the header comment); the loop cannot run again.
@@ -286,7 +243,7 @@ public:
 
     /// The loop's clock (loop.time()): std::chrono::steady_clock, never jumps; or, on virtual
     /// time, the virtual clock.
-    [[nodiscard]] time_point time() const noexcept { return m_clock.now(); }
+    using loop_core::time;
     /// Virtual time: moves the clock forward by `delay` at once; timers now due fire at the next
     /// iteration's timer pass (the next run if the loop is not running). A negative delay is
     /// std::invalid_argument; on real time, invalid_state_error.
@@ -320,75 +277,16 @@ public:
         }
         return m_executor->shutdown_default(*this);
     }
-
-    // ---- for awaiters (sleep, gather): not part of the asyncio-facing API -------------------
-    void schedule(std::coroutine_handle<> h) override {
-        m_ready.push(detail::make_ready_item(h.address(), detail::ready_kind::resume));
-    }
-    void add_timer(detail::timer_node& node) { push_timer(node); }
-    bool interrupt_timer(detail::timer_node& node) override {
-        if (!node.linked()) {
-            return false;  // it fired: the sleeper is queued already
-        }
-        m_timers.remove(node);
-        m_ready.push(node.m_target);
-        return true;
-    }
-    void remove_timer(detail::timer_node& node) noexcept { m_timers.remove(node); }
-    [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
-    /// A timer due by `t` may still be waiting in the timer queue (a yield queued now would
-    /// run before it); false only if certainly none is.
-    [[nodiscard]] bool timer_due_by(time_point t) const noexcept {
-        return !m_timers.empty() && m_timers.next_deadline() <= t;
-    }
-    /// The loop's executor service (see detail::executor_service), or nullptr before the
-    /// first to_thread / run_in_executor.
-    [[nodiscard]] detail::executor_service* executor_service() const noexcept {
-        return m_executor.get();
-    }
-    void set_executor_service(std::unique_ptr<detail::executor_service> service) noexcept {
-        m_executor = std::move(service);
-    }
-    /// Outside work: something outside the loop (a worker thread running a to_thread job, an fd
-    /// wait) that will later hand the loop work through call_soon_threadsafe. While any is
-    /// pending, a loop on virtual time does not autojump nor report a deadlock: it blocks in
-    /// its poller until woken. external_begin() on any thread before the work starts;
-    /// external_end() once the work is over and its result has been handed in (ending first
-    /// could let the loop jump or report a deadlock in between): simplest from the handed-in
-    /// callback itself, on the loop's thread; from another thread, the loop must still exist.
-    void external_begin() noexcept { m_external.fetch_add(1, std::memory_order_relaxed); }
-    void external_end() noexcept {
-        if (m_external.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            wake();  // a loop waiting for the last outside work looks again
-        }
-    }
-    [[nodiscard]] std::size_t external_pending() const noexcept {
-        return m_external.load(std::memory_order_acquire);
-    }
-    /// A signal handler that no task waits for (aio::run's SIGINT): unlike add_signal_handler's,
-    /// it does not keep a loop on virtual time from reporting a deadlock.
-    template <class F>
-    void add_internal_signal_handler(int sig, F&& f) {
-        check_open("add_signal_handler");
-        m_signals.add(sig, make_callback(std::forward<F>(f)), false);
-    }
-    /// Ends the poller's current or next wait (any thread).
-    void wake() noexcept { m_poller.wake(); }
-
-    /// The loop as a root's loop pointer, and back.
-    [[nodiscard]] detail::root_owner* as_root_owner() noexcept { return this; }
-    static event_loop& of(detail::root_owner& owner) noexcept {
-        return static_cast<event_loop&>(owner);
-    }
-
-    /// `now + delay`, rounded up to the clock's tick and saturated: a sleep never wakes early
-    /// and an enormous delay means "forever" instead of overflowing.
-    template <class Rep, class Period>
-    time_point deadline_after(std::chrono::duration<Rep, Period> delay) const {
-        return detail::saturating_deadline(time(), delay);
-    }
+    /// Outside work: a thread of the program's own that will hand the loop work through
+    /// call_soon_threadsafe announces it, so that a loop on virtual time neither autojumps nor
+    /// reports a deadlock meanwhile: external_begin() (any thread) before the work starts,
+    /// external_end() after its last hand-in (see detail/loop_core.hpp).
+    using loop_core::external_begin;
+    using loop_core::external_end;
 
 private:
+    friend detail::loop_core& detail::core_of(event_loop& loop) noexcept;
+
     class running_scope {
     public:
         explicit running_scope(event_loop& loop) : m_loop(loop) {
@@ -414,26 +312,7 @@ private:
         event_loop& m_loop;
     };
 
-    void run_until_done(detail::task_root& main) {
-        while (!main.done()) {
-            if (m_stopping) {
-                m_stopping = false;
-                throw event_loop_error(
-                    "aio::event_loop::run_until_complete: the loop was stopped before the task "
-                    "completed");
-            }
-            // Only virtual time can prove that nothing will ever wake the task; on real time
-            // another thread may still call call_soon_threadsafe (asyncio waits too).
-            if (m_clock.is_virtual() && m_ready.empty() && m_timers.empty() &&
-                !outside_work_pending() && !m_signals.wakes_tasks()) [[unlikely]] {
-                throw event_loop_error(
-                    "aio::event_loop::run_until_complete: deadlock: the task is waiting but "
-                    "nothing is scheduled that could wake it");
-            }
-            run_once();
-        }
-    }
-
+    void run_until_done(detail::task_root& main);
     static task<> nothing_to_shut_down() { co_return; }
     void run_once();
     void idle_virtual(time_point deadline);
@@ -453,96 +332,28 @@ private:
     [[nodiscard]] bool outside_work_pending() const noexcept {
         return external_pending() != 0 || m_inbox.pending();
     }
-    void push_timer(detail::timer_node& node) {
-        m_timers.push(node, [this]() noexcept { return time(); });
-    }
     void dispatch(std::uintptr_t item);
     void start_tasks(std::size_t first, std::size_t count);
     void start_task(detail::task_root& root);
 
     // m_tasks squeezed out finished slots: the unstarted tasks moved down by `moved` slots.
-    void move_queued_starts(std::size_t moved) noexcept {
-        if (m_starting_next < m_starting_end) {  // the run start_tasks is going through
-            m_starting_next -= moved;
-            m_starting_end -= moved;
-        }
-        for (std::size_t k = 0; k < m_ready.size(); ++k) {
-            std::uintptr_t& item = m_ready.at(k);
-            if (detail::kind_of(item) == detail::ready_kind::start_task) {
-                item -= static_cast<std::uintptr_t>(moved) << 2;
-                ++k;  // the count
-            }
-        }
-    }
-
-    // Queues the first step of the task in slot `slot` of m_tasks: extends the run of starts
-    // at the back of the ready queue if it was queued last and ends right before `slot`
-    // (see ready_queue.hpp). Room for two items was reserved.
-    void queue_start(std::size_t slot) noexcept {
-        if (m_ready.pushed() == m_start_run_mark) {
-            std::uintptr_t& count = m_ready.from_back(0);
-            if ((m_ready.from_back(1) >> 2) + count == slot) {
-                ++count;
-                return;
-            }
-        }
-        m_ready.push((static_cast<std::uintptr_t>(slot) << 2) |
-                     static_cast<std::uintptr_t>(detail::ready_kind::start_task));
-        m_ready.push(1);
-        m_start_run_mark = m_ready.pushed();
-    }
+    void move_queued_starts(std::size_t moved) noexcept;
+    // Queues the first step of the task in slot `slot` of m_tasks (detail/event_loop_impl.hpp).
+    void queue_start(std::size_t slot) noexcept;
     void close_now() noexcept;
-    void release(detail::task_root& root) noexcept override;
-
-    void check_open(const char* what) const {
-        check_thread();
-        if (m_closed) [[unlikely]] {
-            closed(what);
-        }
-    }
-    // asyncio's debug check (BaseEventLoop._check_thread), in builds without NDEBUG: a running
-    // loop's methods belong to its thread, whose running-loop slot points at it.
-    void check_thread() const {
-#ifndef NDEBUG
-        if (is_running() && detail::running_loop_slot() != this) [[unlikely]] {
-            wrong_thread();
-        }
-#endif
-    }
-    [[noreturn, gnu::noinline]] static void wrong_thread() {
-        throw event_loop_error(
-            "aio::event_loop: Non-thread-safe operation invoked on an event loop other than the "
-            "current one (only call_soon_threadsafe may be called from another thread)");
-    }
-    [[noreturn, gnu::noinline]] static void closed(const char* what) {
-        throw event_loop_error(std::string("aio::event_loop::") + what +
-                               ": the event loop is closed");
-    }
-
-    template <class F>
-    static detail::callback_owner make_callback(F&& f) {
-        return detail::callback_owner(
-            new detail::callback_impl<std::decay_t<F>>(std::forward<F>(f)));
-    }
-
-    detail::ready_queue m_ready;
     std::size_t m_start_run_mark = 0;  // m_ready.pushed() right after the last run of starts
     std::size_t m_starting_next = 0;   // the run start_tasks is in: its next slot and its end
     std::size_t m_starting_end = 0;
-    detail::timer_queue m_timers;
-    detail::task_registry m_tasks;  // pending created tasks (asyncio.all_tasks)
-    detail::loop_clock m_clock;
-    detail::poller m_poller;        // the blocking wait; wake() from any thread
-    detail::thread_inbox m_inbox;   // call_soon_threadsafe's callbacks
-    detail::signal_handlers m_signals{m_poller};  // add_signal_handler's (wakes m_poller)
-    std::atomic<std::size_t> m_external{0};  // outside work pending (external_begin/end)
-    std::atomic<bool> m_running{false};      // atomic for the debug check from other threads
     bool m_stopping = false;
-    bool m_closed = false;
     bool m_debug = false;
     bool m_default_executor_shut_down = false;
-    std::unique_ptr<detail::executor_service> m_executor;  // made by the first to_thread
 };
+
+namespace detail {
+inline loop_core& core_of(event_loop& loop) noexcept {
+    return loop;
+}
+}  // namespace detail
 
 /// Schedules `t` on the running loop (asyncio.create_task).
 template <class T>
@@ -550,7 +361,7 @@ task_handle<T> create_task(task<T> t) {
     return get_running_loop().create_task(std::move(t));
 }
 
-} // namespace aio
+}  // namespace aio
 
 #include "detail/event_loop_impl.hpp"
 

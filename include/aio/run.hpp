@@ -67,7 +67,7 @@ T run_on(event_loop& loop, task<T> main, bool debug) {
     task_handle<T> handle = loop.create_task(std::move(main));
     if (run_may_handle_sigint()) {
         sigint.m_main = &handle.root();
-        loop.add_internal_signal_handler(SIGINT, [&sigint] { sigint(); });
+        detail::core_of(loop).add_internal_signal_handler(SIGINT, [&sigint] { sigint(); });
     }
     bool abandoned = false;
     std::exception_ptr failure;  // main's exception, or the loop's (event_loop_error)

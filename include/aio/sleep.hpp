@@ -47,7 +47,7 @@ public:
             loop().remove_timer(m_node);  // the frame died while sleeping (loop teardown)
         }
         if (task_root* r = root()) {
-            r->unpark_timer(m_node);
+            r->unpark(m_node);
         }
     }
 
@@ -58,7 +58,7 @@ public:
     // task's root, so that cancel() can pull the timer out again through the root's loop.
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> self) {
-        event_loop& loop = get_running_loop();
+        loop_core& loop = core_of(get_running_loop());
         task_root* const r = root_of(self);
         if (r != nullptr) {
             m_context = reinterpret_cast<std::uintptr_t>(r);
@@ -93,14 +93,14 @@ public:
             loop.add_timer(m_node);
         }
         if (r != nullptr) {
-            r->park_timer(m_node);
+            r->park(m_node);
         }
         return true;
     }
 
     void await_resume() {
         if (task_root* r = root()) {
-            r->unpark_timer(m_node);
+            r->unpark(m_node);
             if (r->take_pending_cancel()) {
                 throw cancelled_error{};
             }
@@ -125,11 +125,11 @@ private:
     [[nodiscard]] task_root* root() const noexcept {
         return (m_context & foreign) != 0 ? nullptr : reinterpret_cast<task_root*>(m_context);
     }
-    [[nodiscard]] event_loop& loop() const noexcept {
+    [[nodiscard]] loop_core& loop() const noexcept {
         if ((m_context & foreign) != 0) {
-            return *reinterpret_cast<event_loop*>(m_context & ~foreign);
+            return *reinterpret_cast<loop_core*>(m_context & ~foreign);
         }
-        return event_loop::of(*reinterpret_cast<task_root*>(m_context)->m_loop);
+        return loop_core::of(*reinterpret_cast<task_root*>(m_context)->m_loop);
     }
 
     timer_node m_node;

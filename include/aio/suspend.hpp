@@ -78,14 +78,14 @@ public:
         m_list = nullptr;
         m_root = detail::root_of(task);
         if (m_root == nullptr) {  // a coroutine type that is not aio's: it cannot be cancelled
-            m_loop = get_running_loop().as_root_owner();
+            m_loop = detail::core_of(get_running_loop()).as_root_owner();
         } else {
             if (m_root->cancel_pending()) {
                 m_state = state::cancelled;
                 return false;
             }
             if (m_root->m_loop == nullptr) {
-                m_root->m_loop = get_running_loop().as_root_owner();
+                m_root->m_loop = detail::core_of(get_running_loop()).as_root_owner();
             }
             m_root->park(*this);
         }
@@ -105,7 +105,7 @@ public:
         if (loop != nullptr) {
             // why through event_loop::of: the loop is an event_loop (a final class), so this
             // is a direct, inlined push onto its ready queue rather than a virtual call.
-            event_loop::of(*loop).schedule(m_task);
+            detail::loop_core::of(*loop).schedule(m_task);
         }
     }
 
@@ -158,7 +158,7 @@ private:
         if (self.m_undo != nullptr) {
             self.m_undo(self);
         }
-        event_loop::of(*loop).schedule(self.m_task);
+        detail::loop_core::of(*loop).schedule(self.m_task);
         return detail::cancel_outcome::stopped;
     }
 

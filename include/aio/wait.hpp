@@ -68,7 +68,7 @@ public:
     // allocation) ends the wait early; the parent parks as a cancel hook that only stops waiting.
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> parent) {
-        m_loop = &get_running_loop();
+        m_loop = &core_of(get_running_loop());
         m_parent = parent;
         m_parent_root = root_of(parent);
         if (m_parent_root != nullptr && m_parent_root->cancel_pending()) {
@@ -174,7 +174,7 @@ private:
     return_when m_when;
     std::optional<clock::duration> m_timeout;
     timer_node m_timer;
-    event_loop* m_loop = nullptr;
+    loop_core* m_loop = nullptr;
     std::coroutine_handle<> m_parent;
     task_root* m_parent_root = nullptr;
     std::size_t m_finished = 0;
@@ -256,7 +256,7 @@ public:
         // take the item this one is woken for.
         template <class Promise>
         bool await_suspend(std::coroutine_handle<Promise> waiting) {
-            m_loop = &get_running_loop();
+            m_loop = &detail::core_of(get_running_loop());
             m_owner.m_watch.check_loop(m_loop->as_root_owner());  // tasks of another loop
             m_root = detail::root_of(waiting);
             if (m_root != nullptr && m_root->cancel_pending()) {
@@ -304,7 +304,7 @@ public:
             return detail::cancel_outcome::missed;
         }
         as_completed& m_owner;
-        event_loop* m_loop = nullptr;
+        detail::loop_core* m_loop = nullptr;
         detail::task_root* m_root = nullptr;
         std::coroutine_handle<> m_waiting;  // until woken
     };

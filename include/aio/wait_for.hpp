@@ -78,7 +78,7 @@ public:
     // if the work is still running after its first step.
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> parent) {
-        m_loop = &get_running_loop();
+        m_loop = &core_of(get_running_loop());
         m_parent = parent;
         m_parent_root = root_of(parent);
         m_child.prepare(m_loop->as_root_owner());
@@ -180,7 +180,7 @@ private:
     Child m_child;
     timer_node m_timer;
     clock::duration m_delay;
-    event_loop* m_loop = nullptr;
+    loop_core* m_loop = nullptr;
     std::coroutine_handle<> m_parent;
     task_root* m_parent_root = nullptr;
     bool m_relative;

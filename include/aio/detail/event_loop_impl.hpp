@@ -20,6 +20,58 @@ struct ignore_io_events {
 };
 }  // namespace detail
 
+inline void event_loop::run_until_done(detail::task_root& main) {
+    while (!main.done()) {
+        if (m_stopping) {
+            m_stopping = false;
+            throw event_loop_error(
+                "aio::event_loop::run_until_complete: the loop was stopped before the task "
+                "completed");
+        }
+        // Only virtual time can prove that nothing will ever wake the task; on real time
+        // another thread may still call call_soon_threadsafe (asyncio waits too).
+        if (m_clock.is_virtual() && m_ready.empty() && m_timers.empty() &&
+            !outside_work_pending() && !m_signals.wakes_tasks()) [[unlikely]] {
+            throw event_loop_error(
+                "aio::event_loop::run_until_complete: deadlock: the task is waiting but "
+                "nothing is scheduled that could wake it");
+        }
+        run_once();
+    }
+}
+
+// m_tasks squeezed out finished slots: the unstarted tasks moved down by `moved` slots.
+inline void event_loop::move_queued_starts(std::size_t moved) noexcept {
+    if (m_starting_next < m_starting_end) {  // the run start_tasks is going through
+        m_starting_next -= moved;
+        m_starting_end -= moved;
+    }
+    for (std::size_t k = 0; k < m_ready.size(); ++k) {
+        std::uintptr_t& item = m_ready.at(k);
+        if (detail::kind_of(item) == detail::ready_kind::start_task) {
+            item -= static_cast<std::uintptr_t>(moved) << 2;
+            ++k;  // the count
+        }
+    }
+}
+
+// Queues the first step of the task in slot `slot` of m_tasks: extends the run of starts
+// at the back of the ready queue if it was queued last and ends right before `slot`
+// (see ready_queue.hpp). Room for two items was reserved.
+inline void event_loop::queue_start(std::size_t slot) noexcept {
+    if (m_ready.pushed() == m_start_run_mark) {
+        std::uintptr_t& count = m_ready.from_back(0);
+        if ((m_ready.from_back(1) >> 2) + count == slot) {
+            ++count;
+            return;
+        }
+    }
+    m_ready.push((static_cast<std::uintptr_t>(slot) << 2) |
+                 static_cast<std::uintptr_t>(detail::ready_kind::start_task));
+    m_ready.push(1);
+    m_start_run_mark = m_ready.pushed();
+}
+
 inline void event_loop::run_once() {
     take_incoming();
     if (m_ready.empty() && !m_stopping) {
@@ -132,9 +184,8 @@ inline void event_loop::start_tasks(std::size_t first, std::size_t count) {
         const std::size_t slot = m_starting_next++;
         if (slot + detail::prefetch_distance < m_starting_end) {
             if (const detail::task_root* ahead = m_tasks.at(slot + detail::prefetch_distance)) {
-                // its frame: the root follows the resume and destroy pointers
-                const std::uintptr_t frame = reinterpret_cast<std::uintptr_t>(ahead) - 16;
-                detail::prefetch_for_write(frame, 128);
+                detail::prefetch_for_write(
+                    reinterpret_cast<std::uintptr_t>(ahead->coroutine().address()), 128);
             }
         }
         if (detail::task_root* root = m_tasks.at(slot)) {
@@ -192,15 +243,10 @@ inline void event_loop::dispatch(std::uintptr_t item) {
         if (took > slow_callback_duration) {
             std::fprintf(stderr, "aio: a %s took %.3f seconds\n",
                          detail::kind_of(item) == detail::ready_kind::callback ? "callback"
-                                                                                 : "task step",
+                                                                               : "task step",
                          std::chrono::duration<double>(took).count());
         }
     }
-}
-
-inline void event_loop::release(detail::task_root& root) noexcept {
-    m_tasks.remove(root);
-    root.release();
 }
 
 inline void event_loop::close_now() noexcept {
@@ -212,7 +258,7 @@ inline void event_loop::close_now() noexcept {
         m_executor->detach();  // first: no job's completion may reach the loop from now on
     }
     m_signals.remove_all();  // each signal's previous disposition back
-    m_inbox.close();  // later call_soon_threadsafe calls throw; queued ones are dropped
+    m_inbox.close();         // later call_soon_threadsafe calls throw; queued ones are dropped
     const auto drop_callback = [](std::uintptr_t item) noexcept {
         if (detail::kind_of(item) == detail::ready_kind::callback) {
             static_cast<detail::callback_node*>(detail::pointer_of(item))->release();
@@ -244,6 +290,6 @@ inline void event_loop::close_now() noexcept {
     }
 }
 
-} // namespace aio
+}  // namespace aio
 
 #endif

@@ -150,7 +150,7 @@ private:
     void end_outside_work() noexcept {
         if (m_counted) {
             m_counted = false;
-            m_loop->external_end();
+            core_of(*m_loop).external_end();
         }
     }
 
@@ -174,10 +174,11 @@ public:
 
     /// The service of `loop`, made on first use.
     static loop_executor& of(event_loop& loop) {
-        if (loop.executor_service() == nullptr) {
-            loop.set_executor_service(std::make_unique<loop_executor>(loop));
+        loop_core& core = core_of(loop);
+        if (core.executor_service() == nullptr) {
+            core.set_executor_service(std::make_unique<loop_executor>(loop));
         }
-        return static_cast<loop_executor&>(*loop.executor_service());
+        return static_cast<loop_executor&>(*core.executor_service());
     }
 
     [[nodiscard]] const std::shared_ptr<loop_link>& link() const noexcept { return m_link; }

@@ -3,7 +3,7 @@
 //
 // What a child costs: 8 bytes (its task or handle) and its result slot. No waiter node per
 // child — the gather hangs one *shared* node on every child's waiter list (each child knows
-// its slot through task_root::wait_index; a child already watched by another gather gets a
+// its slot through task_root::shared_waiter_key; a child already watched by another gather gets a
 // node of its own, the rare case). And each child's frame is touched as few times as possible,
 // because with a million children every touch is a cache miss:
 //  - handle children are copied and watched in one pass, in the constructor (as asyncio's
@@ -278,7 +278,7 @@ private:
 
     static std::coroutine_handle<> on_shared_complete(completion_node& node,
                                                       task_root& r) noexcept {
-        return static_cast<shared_node&>(node).m_self->finished(r.wait_index(), r);
+        return static_cast<shared_node&>(node).m_self->finished(r.shared_waiter_key(), r);
     }
     static std::coroutine_handle<> on_extra_complete(completion_node& node, task_root& r) noexcept {
         auto& n = static_cast<extra_node&>(node);

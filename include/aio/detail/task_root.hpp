@@ -55,8 +55,8 @@ enum class cancel_outcome : std::uint8_t {
 };
 
 /// The suspension point a root is parked on, so that cancel() can interrupt it: an awaited
-/// task or gather cancels its children, a wait_for its work. (A sleep parks its timer node
-/// instead: see park_timer.) A hook must not resume anything synchronously.
+/// task or gather cancels its children, a wait_for its work, a suspension leaves its list.
+/// A hook must not resume anything synchronously.
 struct cancel_hook {
     cancel_outcome (*m_on_cancel)(cancel_hook& self) = nullptr;
 };
@@ -68,8 +68,8 @@ public:
     virtual void schedule(std::coroutine_handle<> h) = 0;
     /// A created task finished or was abandoned: drop the loop's reference.
     virtual void release(task_root& root) noexcept = 0;
-    /// A sleeping task is being cancelled: take its timer out and queue the sleeper now.
-    /// False if the timer had fired already (the sleeper is queued).
+    /// A task parked on a timer is being cancelled: take the timer out and queue its target
+    /// now. False if the timer had fired already (the target is queued).
     virtual bool interrupt_timer(timer_node& node) = 0;
 
 protected:
@@ -137,31 +137,36 @@ public:
     }
     [[nodiscard]] bool cancel_pending() const noexcept { return m_must_cancel | m_wait_stopped; }
 
+    /// The wait the task is now suspended in: cancel() interrupts it through `hook` until
+    /// unpark(), which the awaiter calls when it resumes (or is destroyed).
     void park(cancel_hook& hook) noexcept { m_hook = reinterpret_cast<std::uintptr_t>(&hook); }
     void unpark(cancel_hook& hook) noexcept {
         unpark_bits(reinterpret_cast<std::uintptr_t>(&hook));
     }
-    /// A sleep parks its timer node: cancelling takes the timer out through the loop, so the
-    /// sleep awaiter needs neither a function pointer nor a loop pointer of its own.
-    void park_timer(timer_node& node) noexcept {
+    /// The same for a wait that is just a timer in this root's loop: cancel() has the loop take
+    /// the timer out and queue the task (root_owner::interrupt_timer). why a second form, a
+    /// tagged pointer in the same word: a sleep, the most common wait, then needs no function
+    /// pointer of its own, 8 bytes less in every sleeping coroutine's frame.
+    void park(timer_node& node) noexcept {
         m_hook = reinterpret_cast<std::uintptr_t>(&node) | timer_tag;
     }
-    void unpark_timer(timer_node& node) noexcept {
+    void unpark(timer_node& node) noexcept {
         unpark_bits(reinterpret_cast<std::uintptr_t>(&node) | timer_tag);
     }
 
     // ---- waiting for completion -----------------------------------------------------------
     // The waiter list is singly linked through completion_node::m_next, newest first. Its last
-    // link may instead be a *shared* node (tagged with bit 0): one node that a range gather
-    // hangs on all of its children, each child telling its place in the gather through
-    // wait_index() — so gathering a million tasks needs no node per child.
+    // link may instead be a *shared* node (tagged with bit 0): one node that a waiter hangs on
+    // many roots, giving each a key that the node reads back (shared_waiter_key()) when that
+    // root finishes. why: a range gather waits on a million children with one node, each
+    // child's key its place in the results, instead of a node per child.
     void add_waiter(completion_node& node) noexcept {
         node.m_next = m_waiters;
         m_waiters = reinterpret_cast<std::uintptr_t>(&node);
     }
-    /// Appends `shared` as this root's last waiter, with `index`; false if another shared
-    /// node is already there (a second gather over the same task uses a node of its own).
-    bool add_shared_waiter(completion_node& shared, std::uint32_t index) noexcept {
+    /// Appends `shared` as this root's last waiter, with `key`; false if another shared node
+    /// is already there (the second waiter then uses a node of its own).
+    bool add_shared_waiter(completion_node& shared, std::uint32_t key) noexcept {
         std::uintptr_t* link = &m_waiters;
         while (*link != 0) {
             if ((*link & shared_tag) != 0) {
@@ -170,7 +175,7 @@ public:
             link = &node_of(*link)->m_next;
         }
         *link = reinterpret_cast<std::uintptr_t>(&shared) | shared_tag;
-        m_wait_index = index;
+        m_waiter_key = key;
         return true;
     }
     void remove_waiter(completion_node& node) noexcept {
@@ -185,8 +190,8 @@ public:
             }
         }
     }
-    /// This root's slot in the gather whose shared node it carries.
-    [[nodiscard]] std::uint32_t wait_index() const noexcept { return m_wait_index; }
+    /// The key the shared waiter gave this root (see add_shared_waiter).
+    [[nodiscard]] std::uint32_t shared_waiter_key() const noexcept { return m_waiter_key; }
 
     // ---- ownership ------------------------------------------------------------------------
     void add_ref() noexcept { ++m_refs; }
@@ -226,7 +231,7 @@ public:
     root_owner* m_loop;           // the loop this root runs on (nullptr: none yet)
     std::uint32_t m_refs;
     std::uint32_t m_owner_index;  // the loop's bookkeeping slot (its task list)
-    std::uint32_t m_wait_index;   // see add_shared_waiter
+    std::uint32_t m_waiter_key;   // see add_shared_waiter
     // The last four bytes are all initialised (spare bits too), so that a new frame's promise
     // costs one 32-bit store.
     std::uint8_t m_cancel_requests = 0;  // saturates (a count of cancel() calls, see cancelling())
@@ -254,7 +259,7 @@ public:
         m_loop = loop;
         m_refs = 0;
         m_owner_index = 0;
-        m_wait_index = 0;
+        m_waiter_key = 0;
         m_cancel_requests = 0;
     }
 
