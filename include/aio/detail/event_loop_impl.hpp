@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // event_loop's out-of-class members: one iteration, dispatching a ready item, and shutdown.
-// Kept apart so that event_loop.hpp reads as the interface.
+// Kept apart so that event_loop.hpp reads as the interface. event_loop.hpp includes this file
+// at its end, so this file does not include it back (that would be an include cycle).
 #ifndef AIO_DETAIL_EVENT_LOOP_IMPL_HPP_INCLUDED
 #define AIO_DETAIL_EVENT_LOOP_IMPL_HPP_INCLUDED
 
-#include "../event_loop.hpp"
+#ifndef AIO_EVENT_LOOP_HPP_INCLUDED
+#error "aio: include <aio/event_loop.hpp>, which includes detail/event_loop_impl.hpp at its end"
+#endif
 #include "prefetch.hpp"
 
 #include <chrono>
