@@ -18,8 +18,13 @@ cmake_minimum_required(VERSION 3.21)
 if(NOT DEFINED ROOT)
     message(FATAL_ERROR "usage: cmake -DROOT=<source dir> -P layer_check.cmake")
 endif()
+# Absolute, or the header glob below (RELATIVE to it) would find nothing and pass vacuously.
+get_filename_component(ROOT "${ROOT}" ABSOLUTE)
 set(_readme "${ROOT}/README.md")
 set(_include "${ROOT}/include/aio")
+if(NOT EXISTS "${_readme}" OR NOT IS_DIRECTORY "${_include}")
+    message(FATAL_ERROR "layer_check: ${ROOT} holds no README.md and include/aio")
+endif()
 
 # The lines of a file as a list, one element per line (empty lines too). Characters that a
 # CMake list would treat specially are replaced first; only #include lines and table rows are
