@@ -216,7 +216,7 @@ public:
         }
         for (detail::task_root* root : tasks) {
             root->request_cancel();
-            root->release();
+            root->drop_ref();
         }
         return tasks.size();
     }

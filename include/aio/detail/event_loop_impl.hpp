@@ -200,7 +200,7 @@ inline void event_loop::dispatch(std::uintptr_t item) {
 
 inline void event_loop::release(detail::task_root& root) noexcept {
     m_tasks.remove(root);
-    root.release();
+    root.drop_ref();
 }
 
 inline void event_loop::close_now() noexcept {
@@ -236,7 +236,7 @@ inline void event_loop::close_now() noexcept {
         root.detach();
         root.m_debug = debug;
     });
-    tasks.for_each_live([](detail::task_root& root) noexcept { root.release(); });
+    tasks.for_each_live([](detail::task_root& root) noexcept { root.drop_ref(); });
     // Last: a job of the default executor may be waiting for something dropped above (a
     // run_coroutine_threadsafe future now holds an error), so that it can end.
     if (m_executor != nullptr) {

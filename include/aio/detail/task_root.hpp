@@ -190,7 +190,7 @@ public:
 
     // ---- ownership ------------------------------------------------------------------------
     void add_ref() noexcept { ++m_refs; }
-    void release() noexcept {
+    void drop_ref() noexcept {
         if (--m_refs == 0) {
             destroy();
         }
@@ -295,7 +295,7 @@ public:
             m_registered = false;
             loop->release(*this);
         }
-        release();
+        drop_ref();
         return next;
     }
 
