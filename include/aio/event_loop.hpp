@@ -492,7 +492,7 @@ private:
         m_start_run_mark = m_ready.pushed();
     }
     void close_now() noexcept;
-    void release(detail::task_root& root) noexcept override;
+    void forget_task(detail::task_root& root) noexcept override;
 
     void check_open(const char* what) const {
         check_thread();

@@ -198,7 +198,7 @@ inline void event_loop::dispatch(std::uintptr_t item) {
     }
 }
 
-inline void event_loop::release(detail::task_root& root) noexcept {
+inline void event_loop::forget_task(detail::task_root& root) noexcept {
     m_tasks.remove(root);
     root.drop_ref();
 }

@@ -66,8 +66,8 @@ class root_owner {
 public:
     /// Queue a coroutine to run on a later loop iteration.
     virtual void schedule(std::coroutine_handle<> h) = 0;
-    /// A created task finished or was abandoned: drop the loop's reference.
-    virtual void release(task_root& root) noexcept = 0;
+    /// A created task finished: the loop forgets it (its slot in the task list, its reference).
+    virtual void forget_task(task_root& root) noexcept = 0;
     /// A sleeping task is being cancelled: take its timer out and queue the sleeper now.
     /// False if the timer had fired already (the sleeper is queued).
     virtual bool interrupt_timer(timer_node& node) = 0;
@@ -293,7 +293,7 @@ public:
         });
         if (registered) {
             m_registered = false;
-            loop->release(*this);
+            loop->forget_task(*this);
         }
         drop_ref();
         return next;
