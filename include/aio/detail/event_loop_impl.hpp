@@ -175,7 +175,7 @@ inline void event_loop::dispatch(std::uintptr_t item) {
             try {
                 node->invoke();
             } catch (const keyboard_interrupt&) {  // ends the run, as asyncio lets it through
-                node->release();
+                node->drop_ref();
                 throw;
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "aio: exception in callback: %s\n", e.what());
@@ -183,7 +183,7 @@ inline void event_loop::dispatch(std::uintptr_t item) {
                 std::fputs("aio: exception in callback (not a std::exception)\n", stderr);
             }
         }
-        node->release();
+        node->drop_ref();
         break;
     }
     }
@@ -215,7 +215,7 @@ inline void event_loop::close_now() noexcept {
     m_inbox.close();  // later call_soon_threadsafe calls throw; queued ones are dropped
     const auto drop_callback = [](std::uintptr_t item) noexcept {
         if (detail::kind_of(item) == detail::ready_kind::callback) {
-            static_cast<detail::callback_node*>(detail::pointer_of(item))->release();
+            static_cast<detail::callback_node*>(detail::pointer_of(item))->drop_ref();
         }
     };
     // 1. Forget queued work. 2. Unlink every timer, so that the sleeping frames destroyed below
