@@ -94,7 +94,7 @@ public:
                 give_back(std::move(from.arrays[i >> chunk_bits]));
             }
         }
-        release(from);
+        recycle(from);
     }
 
     // Calls g(node) for every timer in every bucket.
@@ -114,7 +114,7 @@ public:
     // slot, and a malloc and a free per timer cost a fifth of push + pop): 128 bytes per bucket
     // at most, 1 MiB for the whole wheel. The table stays too (8 bytes per 256 timers at the
     // bucket's largest), as the vectors this replaces kept their capacity.
-    void release(bucket& bk) noexcept {
+    void recycle(bucket& bk) noexcept {
         bk.size = bk.live = 0;
         if (bk.capacity <= kept_capacity) {
             return;
@@ -158,7 +158,7 @@ private:
     static constexpr std::uint32_t chunk_mask = chunk_capacity - 1;
     static_assert(chunk_capacity == std::size_t{1} << chunk_bits);
     static constexpr std::uint32_t first_capacity = 4;
-    static constexpr std::uint32_t kept_capacity = 16;  // see release()
+    static constexpr std::uint32_t kept_capacity = 16;  // see recycle()
 
     // Room for one more item; strong guarantee (everything that may throw comes first).
     void grow(bucket& bk) {

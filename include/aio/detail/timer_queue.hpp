@@ -210,7 +210,7 @@ private:
             } else {
                 m_over_min = std::numeric_limits<std::int64_t>::max();
             }
-            m_buckets.release(bk);
+            m_buckets.recycle(bk);
         } else if (b == m_run.bucket()) {  // never compacted: the run's entries hold indices
             m_run.skip_holes(bk);  // keep the head live
         } else if (bk.size >= 2 * bk.live + 16) {
@@ -229,7 +229,7 @@ private:
         --m_size;
         if (--bk.live == 0) {
             m_run.end();
-            m_buckets.release(bk);
+            m_buckets.recycle(bk);
             return node;
         }
         m_run.next(bk);  // to the next live entry: there is one, as the bucket has live timers
