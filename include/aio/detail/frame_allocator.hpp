@@ -19,8 +19,8 @@
 // Cross-thread rules: a frame may be freed on any thread, also after the thread that allocated it
 // has exited. The owner's frees take no lock; every other operation is rare and takes one global
 // mutex. A foreign free pushes the block on its page's remote list, which the owner collects on
-// its allocation slow path. When a thread exits its heap is abandoned: empty pages are released,
-// the others are from then on freed into under the mutex, and the free that releases the last one
+// its allocation slow path. When a thread exits its heap is abandoned: empty pages are freed,
+// the others are from then on freed into under the mutex, and the free that empties the last one
 // deletes the heap. Frames allocated while a thread exits, after its heap is gone, come from a
 // shared orphan heap under the mutex. Under AddressSanitizer all this is off (plain operator
 // new/delete), so that use-after-free of a frame is still caught.
