@@ -14,7 +14,7 @@
 // and grew. The pops do prefetch their own run's nodes, whose pages were just walked.)
 //
 // The run knows which bucket it reads, its entries and its head; unlinking the nodes, and
-// releasing the bucket once the run ends, are the queue's.
+// recycling the bucket once the run ends, are the queue's.
 #ifndef AIO_DETAIL_TIMER_RUN_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_RUN_HPP_INCLUDED
 
@@ -85,7 +85,7 @@ public:
         m_head = 0;
         m_bucket = b;
     }
-    void end() noexcept {  // its bucket is released by the caller
+    void end() noexcept {  // its bucket is recycled by the caller
         m_entries.clear();
         m_head = 0;
         m_bucket = timer_node::npos;
