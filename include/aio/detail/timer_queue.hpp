@@ -95,7 +95,7 @@ public:
 
     void remove(timer_node& node) noexcept {
         const std::uint32_t where = node.m_where;
-        node.m_where = timer_node::npos;
+        node.m_where = timer_node::nowhere;
         --m_size;
         if (where == late) {
             m_late.erase(node.m_index);
@@ -130,7 +130,7 @@ public:
     void clear(F&& f) {
         timer_queue old;  // empty the queue first: f may destroy frames that ask linked()
         std::swap(*this, old);
-        old.for_each([](timer_node& node) { node.m_where = timer_node::npos; });
+        old.for_each([](timer_node& node) { node.m_where = timer_node::nowhere; });
         old.for_each(f);
     }
 
@@ -225,7 +225,7 @@ private:
     timer_node* run_pop() noexcept {
         bucket& bk = m_buckets[m_run.bucket()];
         timer_node* node = std::exchange(bk[m_run.head_index()], nullptr);
-        node->m_where = timer_node::npos;
+        node->m_where = timer_node::nowhere;
         --m_size;
         if (--bk.live == 0) {
             m_run.end();

@@ -36,8 +36,8 @@ public:
     static constexpr int slot_bits = 20;
 
     // No timers: not started, or ended.
-    [[nodiscard]] bool empty() const noexcept { return m_bucket == timer_node::npos; }
-    // The bucket holding the run's nodes; timer_node::npos if empty.
+    [[nodiscard]] bool empty() const noexcept { return m_bucket == timer_node::nowhere; }
+    // The bucket holding the run's nodes; timer_node::nowhere if empty.
     [[nodiscard]] std::uint32_t bucket() const noexcept { return m_bucket; }
     // The head's deadline, as an offset from the slot's start.
     [[nodiscard]] std::int64_t head_offset() const noexcept {
@@ -88,7 +88,7 @@ public:
     void end() noexcept {  // its bucket is recycled by the caller
         m_entries.clear();
         m_head = 0;
-        m_bucket = timer_node::npos;
+        m_bucket = timer_node::nowhere;
     }
 
     // After the head's node was popped: on to the next live entry (there must be one).
@@ -127,7 +127,7 @@ private:
     }
 
     std::vector<entry> m_entries;  // the slot, sorted; consumed from m_head
-    std::uint32_t m_bucket = timer_node::npos;  // the bucket holding the run's nodes, if any
+    std::uint32_t m_bucket = timer_node::nowhere;  // the bucket holding the run's nodes, if any
     std::vector<entry> m_tmp;                   // radix sort scratch
     std::size_t m_head = 0;
 };
