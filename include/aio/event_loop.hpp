@@ -469,7 +469,7 @@ private:
         for (std::size_t k = 0; k < m_ready.size(); ++k) {
             std::uintptr_t& item = m_ready.at(k);
             if (detail::kind_of(item) == detail::ready_kind::start_task) {
-                item -= static_cast<std::uintptr_t>(moved) << 2;
+                item = detail::make_start_item(detail::start_slot_of(item) - moved);
                 ++k;  // the count
             }
         }
@@ -481,13 +481,12 @@ private:
     void queue_start(std::size_t slot) noexcept {
         if (m_ready.pushed() == m_start_run_mark) {
             std::uintptr_t& count = m_ready.from_back(0);
-            if ((m_ready.from_back(1) >> 2) + count == slot) {
+            if (detail::start_slot_of(m_ready.from_back(1)) + count == slot) {
                 ++count;
                 return;
             }
         }
-        m_ready.push((static_cast<std::uintptr_t>(slot) << 2) |
-                     static_cast<std::uintptr_t>(detail::ready_kind::start_task));
+        m_ready.push(detail::make_start_item(slot));
         m_ready.push(1);
         m_start_run_mark = m_ready.pushed();
     }
@@ -526,7 +525,8 @@ private:
     }
 
     detail::ready_queue m_ready;
-    std::size_t m_start_run_mark = 0;  // m_ready.pushed() right after the last run of starts
+    // m_ready.pushed() right after the last run of starts (no_mark: none may grow)
+    std::size_t m_start_run_mark = detail::ready_queue::no_mark;
     std::size_t m_starting_next = 0;   // the run start_tasks is in: its next slot and its end
     std::size_t m_starting_end = 0;
     detail::timer_queue m_timers;

@@ -53,12 +53,12 @@ inline void event_loop::run_once() {
     }
     // Only what was ready when the iteration began: work scheduled now waits for the next one
     // (and a run of starts queued before now must not grow: see queue_start).
-    m_start_run_mark = 0;
+    m_start_run_mark = detail::ready_queue::no_mark;
     for (std::size_t n = m_ready.size(); n > 0; --n) {
         const std::uintptr_t item = m_ready.pop();
         if (detail::kind_of(item) == detail::ready_kind::start_task) {
             --n;
-            start_tasks(item >> 2, m_ready.pop());
+            start_tasks(detail::start_slot_of(item), m_ready.pop());
             continue;
         }
         if (n > detail::prefetch_distance) {
