@@ -9,7 +9,6 @@
 // pointer, so the untouched tail of a page costs no RSS. Why 1 MiB: a page costs its header and
 // a mapping whatever its size, a larger share of a small page; bigger pages would hold more
 // memory idle.
-// A million 112-byte frames take 112.9 bytes each (malloc: 128).
 //
 // Each thread has a heap: per class a current page, a list of other pages with free blocks, and
 // at most one empty spare page (so that a workload keeping about a page of frames alive does not

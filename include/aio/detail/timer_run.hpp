@@ -5,13 +5,10 @@
 // The slot's bucket stays as it is, and 8-byte entries {deadline's offset in the slot, bucket
 // index} are sorted with a stable radix sort on the offset, i.e. by (deadline, push order).
 // Its nodes keep their (bucket, index), so making the run reads each node once (its deadline)
-// and writes none, and removing one from the run leaves a hole that the run skips. (Sorting
-// without reading the deadlines was tried: the misses then move to the pops, where they
-// overlap less, and it was slower. Prefetching nodes a few items ahead in that loop, and when
-// spreading, was measured too: no gain at 1M or 10M timers, as out-of-order execution already
-// overlaps these independent loads. So was prefetching the next slot's nodes during the pops:
-// a prefetch to a page the TLB lacks waits for the page walk, so the cost moved to the pops
-// and grew. The pops do prefetch their own run's nodes, whose pages were just walked.)
+// and writes none, and removing one from the run leaves a hole that the run skips. Why read
+// every deadline up front: in that one tight loop the cache misses overlap, which they would
+// not if the pops read them. The pops prefetch their own run's nodes, whose pages were just
+// walked (the prefetches that did not pay are in tests/benchmarks/README.md's design log).
 //
 // The run knows which bucket it reads, its entries and its head; unlinking the nodes, and
 // recycling the bucket once the run ends, are the queue's.
