@@ -3,7 +3,7 @@
 // firing, never early, removal from every place a timer can be, far and extreme deadlines, a
 // conservative but non-spinning next_deadline(), clear(); and its chunked buckets: chunk
 // edges, compaction and spreading across chunks, removals from a started run, and the chunk
-// pool's reuse and release (through the queue's chunks() counters).
+// pool's reuse and trimming (through the queue's chunks() counters).
 //
 // The main test is differential: random pushes, removals and pops at advancing times, checked
 // step by step against a std::map keyed by (deadline, push sequence). Seeds are fixed. The

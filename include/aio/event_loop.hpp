@@ -173,7 +173,7 @@ public:
         }
         for (detail::task_root* root : tasks) {
             root->request_cancel();
-            root->release();
+            root->drop_ref();
         }
         return tasks.size();
     }
@@ -341,7 +341,8 @@ private:
     // Queues the first step of the task in slot `slot` of m_tasks (detail/event_loop_impl.hpp).
     void queue_start(std::size_t slot) noexcept;
     void close_now() noexcept;
-    std::size_t m_start_run_mark = 0;  // m_ready.pushed() right after the last run of starts
+    // m_ready.pushed() right after the last run of starts (no_mark: none may grow)
+    std::size_t m_start_run_mark = detail::ready_queue::no_mark;
     std::size_t m_starting_next = 0;   // the run start_tasks is in: its next slot and its end
     std::size_t m_starting_end = 0;
     bool m_stopping = false;

@@ -34,13 +34,15 @@ namespace detail {
 class [[nodiscard]] sleep_awaiter {
 public:
     /// A deadline (sleep_until), or a delay measured from the moment of co_await (sleep).
-    static sleep_awaiter at(clock::time_point deadline) noexcept { return {deadline, absolute}; }
+    static sleep_awaiter at(clock::time_point deadline) noexcept {
+        return {deadline, deadline_kind::absolute};
+    }
     static sleep_awaiter after(clock::duration delay) noexcept {
-        return {clock::time_point(delay), relative};
+        return {clock::time_point(delay), deadline_kind::relative};
     }
     /// Movable until awaited (so it can be handed to gather or wait_for), never while linked.
     sleep_awaiter(sleep_awaiter&& other) noexcept
-        : sleep_awaiter(other.m_node.m_deadline, other.m_node.m_target) {}
+        : sleep_awaiter(other.m_node.m_deadline, other.kind()) {}
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
         if (m_node.linked()) {
@@ -75,7 +77,7 @@ public:
         }
         clock::time_point deadline = m_node.m_deadline;
         bool passed = false;  // the deadline is not in the future: a yield, see the header
-        if (m_node.m_target == relative) {
+        if (kind() == deadline_kind::relative) {
             const clock::duration delay = deadline.time_since_epoch();
             passed = delay <= clock::duration::zero();
             // sleep(0) is due "now"; the clock is read only if a timer could be due by then
@@ -108,18 +110,22 @@ public:
     }
 
 private:
-    // Until awaited, the node's target (which only matters once the timer is linked) says
-    // what its deadline field holds: a deadline, or a delay still to be added to "now".
-    // Keeping both in the node instead of beside it saves 16 bytes in every sleeping frame.
-    static constexpr std::uintptr_t absolute = 2;
-    static constexpr std::uintptr_t relative = 3;
+    // Until awaited, the node's target (a ready-queue item, which only matters once the timer
+    // is linked) holds one of these, saying what its deadline field holds: a deadline, or a
+    // delay still to be added to "now". Why in the node: a separate field would make every
+    // sleeping frame larger.
+    enum class deadline_kind : std::uintptr_t { absolute = 2, relative = 3 };
     // m_context: the sleeping task's root (cancellation and the loop go through it), or, for
     // a coroutine type that is not aio's, the loop tagged with `foreign`; 0 until awaited.
     static constexpr std::uintptr_t foreign = 1;
 
-    sleep_awaiter(clock::time_point deadline_or_delay, std::uintptr_t kind) noexcept {
+    sleep_awaiter(clock::time_point deadline_or_delay, deadline_kind kind) noexcept {
         m_node.m_deadline = deadline_or_delay;
-        m_node.m_target = kind;
+        m_node.m_target = static_cast<std::uintptr_t>(kind);
+    }
+    /// Valid until awaited (see deadline_kind).
+    [[nodiscard]] deadline_kind kind() const noexcept {
+        return static_cast<deadline_kind>(m_node.m_target);
     }
 
     [[nodiscard]] task_root* root() const noexcept {

@@ -79,7 +79,7 @@ public:
                 c->m_linked = false;
                 (void)c->m_root->request_cancel();
             }
-            c->m_root->release();
+            c->m_root->drop_ref();
         }
     }
 

@@ -62,7 +62,7 @@ public:
     }
     ~task_handle() {
         if (m_coro) {
-            root().release();
+            root().drop_ref();
         }
     }
 

@@ -24,7 +24,7 @@ public:
 
     void invoke() { m_invoke(*this); }
     void add_ref() noexcept { ++m_refs; }
-    void release() noexcept {
+    void drop_ref() noexcept {
         if (--m_refs == 0) {
             m_delete(*this);
         }
@@ -56,7 +56,7 @@ private:
 /// Holds the loop's reference to a new node until the loop has queued it: a node whose queueing
 /// failed (std::bad_alloc) is freed, not leaked.
 struct callback_unref {
-    void operator()(callback_node* node) const noexcept { node->release(); }
+    void operator()(callback_node* node) const noexcept { node->drop_ref(); }
 };
 using callback_owner = std::unique_ptr<callback_node, callback_unref>;
 
@@ -83,7 +83,7 @@ public:
     }
     ~callback_handle() {
         if (m_node != nullptr) {
-            m_node->release();
+            m_node->drop_ref();
         }
     }
 
@@ -104,7 +104,7 @@ public:
         m_node->m_cancelled = true;
         if (m_node->m_timer.linked()) {
             m_node->m_queue->remove(m_node->m_timer);
-            m_node->release();
+            m_node->drop_ref();
         }
     }
 

@@ -52,7 +52,7 @@ inline void event_loop::move_queued_starts(std::size_t moved) noexcept {
     for (std::size_t k = 0; k < m_ready.size(); ++k) {
         std::uintptr_t& item = m_ready.at(k);
         if (detail::kind_of(item) == detail::ready_kind::start_task) {
-            item -= static_cast<std::uintptr_t>(moved) << 2;
+            item = detail::make_start_item(detail::start_slot_of(item) - moved);
             ++k;  // the count
         }
     }
@@ -64,13 +64,12 @@ inline void event_loop::move_queued_starts(std::size_t moved) noexcept {
 inline void event_loop::queue_start(std::size_t slot) noexcept {
     if (m_ready.pushed() == m_start_run_mark) {
         std::uintptr_t& count = m_ready.from_back(0);
-        if ((m_ready.from_back(1) >> 2) + count == slot) {
+        if (detail::start_slot_of(m_ready.from_back(1)) + count == slot) {
             ++count;
             return;
         }
     }
-    m_ready.push((static_cast<std::uintptr_t>(slot) << 2) |
-                 static_cast<std::uintptr_t>(detail::ready_kind::start_task));
+    m_ready.push(detail::make_start_item(slot));
     m_ready.push(1);
     m_start_run_mark = m_ready.pushed();
 }
@@ -108,12 +107,12 @@ inline void event_loop::run_once() {
     }
     // Only what was ready when the iteration began: work scheduled now waits for the next one
     // (and a run of starts queued before now must not grow: see queue_start).
-    m_start_run_mark = 0;
+    m_start_run_mark = detail::ready_queue::no_mark;
     for (std::size_t n = m_ready.size(); n > 0; --n) {
         const std::uintptr_t item = m_ready.pop();
         if (detail::kind_of(item) == detail::ready_kind::start_task) {
             --n;
-            start_tasks(item >> 2, m_ready.pop());
+            start_tasks(detail::start_slot_of(item), m_ready.pop());
             continue;
         }
         if (n > detail::prefetch_distance) {
@@ -229,7 +228,7 @@ inline void event_loop::dispatch(std::uintptr_t item) {
             try {
                 node->invoke();
             } catch (const keyboard_interrupt&) {  // ends the run, as asyncio lets it through
-                node->release();
+                node->drop_ref();
                 throw;
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "aio: exception in callback: %s\n", e.what());
@@ -237,7 +236,7 @@ inline void event_loop::dispatch(std::uintptr_t item) {
                 std::fputs("aio: exception in callback (not a std::exception)\n", stderr);
             }
         }
-        node->release();
+        node->drop_ref();
         break;
     }
     }
@@ -264,7 +263,7 @@ inline void event_loop::close_now() noexcept {
     m_inbox.close();         // later call_soon_threadsafe calls throw; queued ones are dropped
     const auto drop_callback = [](std::uintptr_t item) noexcept {
         if (detail::kind_of(item) == detail::ready_kind::callback) {
-            static_cast<detail::callback_node*>(detail::pointer_of(item))->release();
+            static_cast<detail::callback_node*>(detail::pointer_of(item))->drop_ref();
         }
     };
     // 1. Forget queued work. 2. Unlink every timer, so that the sleeping frames destroyed below
@@ -285,7 +284,7 @@ inline void event_loop::close_now() noexcept {
         root.detach();
         root.m_debug = debug;
     });
-    tasks.for_each_live([](detail::task_root& root) noexcept { root.release(); });
+    tasks.for_each_live([](detail::task_root& root) noexcept { root.drop_ref(); });
     // Last: a job of the default executor may be waiting for something dropped above (a
     // run_coroutine_threadsafe future now holds an error), so that it can end.
     if (m_executor != nullptr) {

@@ -9,7 +9,6 @@
 // pointer, so the untouched tail of a page costs no RSS. Why 1 MiB: a page costs its header and
 // a mapping whatever its size, a larger share of a small page; bigger pages would hold more
 // memory idle.
-// A million 112-byte frames take 112.9 bytes each (malloc: 128).
 //
 // Each thread has a heap: per class a current page, a list of other pages with free blocks, and
 // at most one empty spare page (so that a workload keeping about a page of frames alive does not
@@ -19,8 +18,8 @@
 // Cross-thread rules: a frame may be freed on any thread, also after the thread that allocated it
 // has exited. The owner's frees take no lock; every other operation is rare and takes one global
 // mutex. A foreign free pushes the block on its page's remote list, which the owner collects on
-// its allocation slow path. When a thread exits its heap is abandoned: empty pages are released,
-// the others are from then on freed into under the mutex, and the free that releases the last one
+// its allocation slow path. When a thread exits its heap is abandoned: empty pages are freed,
+// the others are from then on freed into under the mutex, and the free that empties the last one
 // deletes the heap. Frames allocated while a thread exits, after its heap is gone, come from a
 // shared orphan heap under the mutex. Under AddressSanitizer all this is off (plain operator
 // new/delete), so that use-after-free of a frame is still caught.

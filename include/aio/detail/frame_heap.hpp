@@ -136,15 +136,16 @@ struct frame_heap {
         }
     }
 
-    // p is not current: once empty it becomes the spare or is released; while it has free blocks
-    // it is listed; when full it waits, unlisted, for its first block to come back.
+    // p is not current: once empty it becomes the spare or goes back to the system (free_page);
+    // while it has free blocks it is listed; when full it waits, unlisted, for its first block to
+    // come back.
     [[gnu::noinline]] void settle(frame_page* p) noexcept {
         if (p->used == 0) {
             if (p->listed) {
                 unlink(p);
             }
             if (abandoned || spare[p->cls] != nullptr) {
-                release(p);
+                free_page(p);
                 return;
             }
             p->free = nullptr;  // start over in address order
@@ -191,7 +192,8 @@ struct frame_heap {
         return p;
     }
 
-    void release(frame_page* p) noexcept {
+    // The pair of new_page(): the page's memory goes back to the system.
+    void free_page(frame_page* p) noexcept {
         --pages;
         frame_pages_alive_count.fetch_sub(1, std::memory_order_relaxed);
         p->~frame_page();
@@ -220,7 +222,7 @@ struct frame_heap {
     // run under the mutex. A free before it pushed on a remote list, which is collected here; a
     // free after it sees `abandoned` and frees like the owner would, under the mutex, whose
     // hand-over orders it after all of the owner's lock-free accesses. The pages left (blocks
-    // still in use) keep the heap alive; the free that releases the last one deletes it.
+    // still in use) keep the heap alive; the free that empties the last one deletes it.
     void abandon() noexcept {
         bool empty = false;
         {
@@ -229,7 +231,7 @@ struct frame_heap {
             abandoned = true;
             for (std::size_t c = 0; c < frame_classes; ++c) {
                 if (frame_page* p = std::exchange(spare[c], nullptr)) {
-                    release(p);
+                    free_page(p);
                 }
                 retire_current(c);
             }

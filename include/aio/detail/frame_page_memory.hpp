@@ -4,11 +4,11 @@
 //
 // Why not aligned operator new: glibc serves a large block with mmap only while the block is
 // above its mmap threshold, and freeing such a block raises the threshold to the block's size
-// (its "dynamic threshold", up to 32 MiB). After the first burst of tasks, every page came from
-// the heap instead, where freed pages stay resident: each burst left more memory behind. The
-// standard library cannot ask for memory that is certainly mapped apart, so where POSIX mmap
-// exists the pages are mapped and unmapped directly: a page whose frames are all freed always
-// goes back. Elsewhere, aligned operator new (and the allocator's own behaviour).
+// (its "dynamic threshold", up to 32 MiB). After a first burst of tasks, every page would come
+// from the heap instead, where freed pages stay resident: each burst would leave more memory
+// behind. The standard library cannot ask for memory that is certainly mapped apart, so where
+// POSIX mmap exists the pages are mapped and unmapped directly: a page whose frames are all
+// freed always goes back. Elsewhere, aligned operator new (and the allocator's own behaviour).
 #ifndef AIO_DETAIL_FRAME_PAGE_MEMORY_HPP_INCLUDED
 #define AIO_DETAIL_FRAME_PAGE_MEMORY_HPP_INCLUDED
 

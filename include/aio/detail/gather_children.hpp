@@ -101,7 +101,7 @@ public:
     static void prepare(handle, root_owner*) noexcept {}
     static void start(handle) noexcept {}
     /// Drops the reference a range gather still holds (the result stays with the handles).
-    static void dispose(handle h) noexcept { h.promise().m_own.release(); }
+    static void dispose(handle h) noexcept { h.promise().m_own.drop_ref(); }
 
     static decltype(auto) take(task_root& root) {
         auto& promise = promise_of<T>(root);

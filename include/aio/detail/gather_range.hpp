@@ -306,7 +306,7 @@ private:
             fail(std::current_exception());  // e.g. no memory for the results
         }
         m_let_go[i / 64] |= std::uint64_t{1} << (i % 64);
-        r.release();  // the gather's reference: a task child's frame goes once finish() is done
+        r.drop_ref();  // the gather's reference: a task child's frame goes once finish() is done
         return child_finished(failed, std::move(error));
     }
 

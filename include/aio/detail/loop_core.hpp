@@ -157,9 +157,9 @@ protected:
     ~loop_core() = default;
 
     /// A created task finished or was abandoned: the loop forgets it and drops its reference.
-    void release(task_root& root) noexcept final {
+    void forget_task(task_root& root) noexcept final {
         m_tasks.remove(root);
-        root.release();
+        root.drop_ref();
     }
 
     void push_timer(timer_node& node) {

@@ -12,8 +12,8 @@
 // so a readiness is reported once per change, and the owner of `data` remembers it until its
 // read or write returns EAGAIN (as Asio's reactor does). Level-triggered would report a ready fd
 // at every wait for as long as no one reads it, which spins the loop, unless each park and
-// unpark switches the interest with an extra epoll_ctl; that costs about 1.6x per readiness
-// round trip. modify() re-reports what is ready at once, so a changed interest is never missed.
+// unpark switches the interest with an extra epoll_ctl, a system call per wait. modify()
+// re-reports what is ready at once, so a changed interest is never missed.
 // An error or hang-up is reported as both readable and writable, so that whichever waiter is
 // parked wakes up and meets the error in its own call (as selectors does).
 //

@@ -23,6 +23,10 @@
 namespace aio::detail {
 
 enum class ready_kind : std::uintptr_t { resume = 0, callback = 1, start_task = 2, hook = 3 };
+/// The low bits of an item that hold its ready_kind; the rest is a pointer or, for a start
+/// item, a slot number.
+inline constexpr int ready_tag_bits = 2;
+inline constexpr std::uintptr_t ready_tag_mask = (std::uintptr_t{1} << ready_tag_bits) - 1;
 
 /// A function to run from the queue without allocating: e.g. the timer of a wait_for, which
 /// must cancel a task rather than resume a coroutine. Lives inside its owner.
@@ -34,10 +38,19 @@ inline std::uintptr_t make_ready_item(const void* p, ready_kind kind) noexcept {
     return reinterpret_cast<std::uintptr_t>(p) | static_cast<std::uintptr_t>(kind);
 }
 inline ready_kind kind_of(std::uintptr_t item) noexcept {
-    return static_cast<ready_kind>(item & 3u);
+    return static_cast<ready_kind>(item & ready_tag_mask);
 }
 inline void* pointer_of(std::uintptr_t item) noexcept {
-    return reinterpret_cast<void*>(item & ~std::uintptr_t{3});
+    return reinterpret_cast<void*>(item & ~ready_tag_mask);
+}
+/// A run of starts is two items: this one, naming the slot of the run's first task in the
+/// loop's task list, then the run's length as a plain number.
+inline std::uintptr_t make_start_item(std::size_t first_slot) noexcept {
+    return (static_cast<std::uintptr_t>(first_slot) << ready_tag_bits) |
+           static_cast<std::uintptr_t>(ready_kind::start_task);
+}
+inline std::size_t start_slot_of(std::uintptr_t start_item) noexcept {
+    return start_item >> ready_tag_bits;
 }
 
 class ready_queue {
@@ -62,6 +75,8 @@ public:
     }
     /// How many items were ever pushed: tells whether anything was queued since a moment.
     [[nodiscard]] std::size_t pushed() const noexcept { return m_pushed; }
+    /// A value pushed() never returns: a mark for "no moment".
+    static constexpr std::size_t no_mark = 0;
 
     /// The item `k` places behind the front (k < size()).
     [[nodiscard]] std::uintptr_t peek(std::size_t k) const noexcept {
@@ -98,7 +113,7 @@ private:
     std::size_t m_capacity = 0;
     std::size_t m_head = 0;
     std::size_t m_size = 0;
-    std::size_t m_pushed = 1;  // never 0, so that a mark of 0 means "no run of starts"
+    std::size_t m_pushed = no_mark + 1;  // never no_mark
 };
 
 } // namespace aio::detail

@@ -66,8 +66,8 @@ class root_owner {
 public:
     /// Queue a coroutine to run on a later loop iteration.
     virtual void schedule(std::coroutine_handle<> h) = 0;
-    /// A created task finished or was abandoned: drop the loop's reference.
-    virtual void release(task_root& root) noexcept = 0;
+    /// A created task finished: the loop forgets it (its slot in the task list, its reference).
+    virtual void forget_task(task_root& root) noexcept = 0;
     /// A task parked on a timer is being cancelled: take the timer out and queue its target
     /// now. False if the timer had fired already (the target is queued).
     virtual bool interrupt_timer(timer_node& node) = 0;
@@ -195,7 +195,7 @@ public:
 
     // ---- ownership ------------------------------------------------------------------------
     void add_ref() noexcept { ++m_refs; }
-    void release() noexcept {
+    void drop_ref() noexcept {
         if (--m_refs == 0) {
             destroy();
         }
@@ -298,9 +298,9 @@ public:
         });
         if (registered) {
             m_registered = false;
-            loop->release(*this);
+            loop->forget_task(*this);
         }
-        release();
+        drop_ref();
         return next;
     }
 

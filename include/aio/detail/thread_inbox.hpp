@@ -71,8 +71,8 @@ public:
         m_pending.store(false, std::memory_order_relaxed);
     }
 
-    /// The loop's thread: refuses every later push and releases the nodes still queued (their
-    /// callbacks are dropped unrun, as a closing loop drops its call_soon callbacks).
+    /// The loop's thread: refuses every later push and drops its reference to each node still
+    /// queued (their callbacks never run, as a closing loop drops its call_soon callbacks).
     void close() noexcept {
         std::vector<callback_node*> left;
         {
@@ -82,7 +82,7 @@ public:
             m_pending.store(false, std::memory_order_relaxed);
         }
         for (callback_node* node : left) {
-            node->release();
+            node->drop_ref();
         }
     }
 

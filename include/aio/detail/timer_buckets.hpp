@@ -3,15 +3,16 @@
 // order, stored in arrays and chunks from a pool of their own.
 //
 // Memory: a bucket's pointers sit in fixed chunks of 256 (2 KiB), item i in chunk i / 256,
-// from a pool the buckets own (one per queue). Why: a million timers put ~1,100 in each 1 ms
-// slot, and a vector doubling to 2,048 entries cost ~15 bytes a timer, plus a copy at each
-// doubling; chunks cost 8 bytes a timer and at most one partial chunk per bucket, and grow in
-// place. Why 256: the partial chunks cost ~1 byte a timer at 1M timers, and a malloc, a table
-// entry and a pool move per 256 timers are noise. A bucket's first array grows 4, 16, 64,
-// 256, so a sparse bucket costs no chunk, and one of up to 16 stays when it empties, as the
-// vectors' capacity did. Chunks freed by a run, a spread or an emptied bucket are reused;
-// the pool keeps at most as many spare chunks as the buckets hold (or 16), and frees the
-// rest (see trim_spares).
+// from a pool the buckets own (one per queue). Why chunks: they cost 8 bytes a timer and at
+// most one partial chunk per bucket, and a bucket grows in place, never copying what it holds
+// (a doubling vector copies at each doubling and leaves up to half its capacity unused). Why
+// 256: large enough that a malloc, a table entry and a pool move per chunk are noise, small
+// enough that the partial chunks are a small share of the memory. A bucket's first array
+// grows 4, 16, 64, 256, so a sparse bucket costs no chunk, and one of up to 16 stays when it
+// empties. Chunks freed by a run, a spread or an emptied bucket are reused; the pool keeps at
+// most as many spare chunks as the buckets hold (or 16), and frees the rest (see
+// trim_spares). The numbers behind these choices are in tests/benchmarks/README.md's design
+// log.
 //
 // The buckets write a node's (bucket, index) when it is pushed, and its index when they
 // compact; which bucket a timer belongs in, and what emptying one means, are the queue's.
@@ -38,8 +39,7 @@ public:
     // that one grows 4, 16, 64, 256 (a sparse bucket costs no 2 KiB); from 256 on, each array
     // is a full chunk from the pool, so item i is at arrays[i / 256][i % 256] either way.
     // 32 bytes, aligned: a push touches one line of it, and through `tail` goes straight to
-    // the array it writes (a vector of arrays here made a push touch three lines, not two,
-    // and cost ~50% more in aio_delay_bench).
+    // the array it writes, so a push touches two cache lines.
     struct alignas(32) bucket {
         timer_node** tail = nullptr;   // the last array, where the next push goes
         std::unique_ptr<array[]> arrays;  // the table of arrays
@@ -94,7 +94,7 @@ public:
                 give_back(std::move(from.arrays[i >> chunk_bits]));
             }
         }
-        release(from);
+        recycle(from);
     }
 
     // Calls g(node) for every timer in every bucket.
@@ -110,11 +110,10 @@ public:
     }
 
     // Empties a bucket. Its full chunks go to the pool. A first array of up to 16 items stays,
-    // so that a sparse bucket refills without a malloc (1,000 timers over a second are one per
-    // slot, and a malloc and a free per timer cost a fifth of push + pop): 128 bytes per bucket
-    // at most, 1 MiB for the whole wheel. The table stays too (8 bytes per 256 timers at the
-    // bucket's largest), as the vectors this replaces kept their capacity.
-    void release(bucket& bk) noexcept {
+    // so that a sparse bucket (a few timers a slot) refills without a malloc: 128 bytes per
+    // bucket at most, 1 MiB for the whole wheel. The table stays too (8 bytes per 256 timers at
+    // the bucket's largest).
+    void recycle(bucket& bk) noexcept {
         bk.size = bk.live = 0;
         if (bk.capacity <= kept_capacity) {
             return;
@@ -158,7 +157,7 @@ private:
     static constexpr std::uint32_t chunk_mask = chunk_capacity - 1;
     static_assert(chunk_capacity == std::size_t{1} << chunk_bits);
     static constexpr std::uint32_t first_capacity = 4;
-    static constexpr std::uint32_t kept_capacity = 16;  // see release()
+    static constexpr std::uint32_t kept_capacity = 16;  // see recycle()
 
     // Room for one more item; strong guarantee (everything that may throw comes first).
     void grow(bucket& bk) {

@@ -15,14 +15,16 @@
 namespace aio::detail {
 
 struct timer_node {
-    static constexpr std::uint32_t npos = 0xffffffffu;
+    /// m_where of a node in no queue, and timer_run's bucket when it has no run: no bucket
+    /// number (nor the late heap's) takes this value.
+    static constexpr std::uint32_t nowhere = 0xffffffffu;
 
     clock::time_point m_deadline{};
-    std::uintptr_t m_target = 0;   // the ready-queue item pushed when the timer fires
-    std::uint32_t m_where = npos;  // timer_queue's: the bucket or late heap holding it
-    std::uint32_t m_index = 0;     // timer_queue's: the position there
+    std::uintptr_t m_target = 0;      // the ready-queue item pushed when the timer fires
+    std::uint32_t m_where = nowhere;  // timer_queue's: the bucket or late heap holding it
+    std::uint32_t m_index = 0;        // timer_queue's: the position there
 
-    [[nodiscard]] bool linked() const noexcept { return m_where != npos; }
+    [[nodiscard]] bool linked() const noexcept { return m_where != nowhere; }
 };
 
 } // namespace aio::detail

@@ -4,10 +4,10 @@
 // containers the wheel is made of (timer_buckets.hpp, timer_run.hpp, timer_late_heap.hpp)
 // have headers of their own.
 //
-// Why not a heap: the 4-ary heap this replaces wrote a heap index into a node (inside another
-// coroutine frame, so a cache miss) at each level of every pop: ~1 µs per expiry at 1M timers.
-// Here a node is written when pushed (while hot), when it moves down a level and when it
-// fires; when its slot comes due it is only read, in a tight loop whose cache misses overlap.
+// Why a wheel: a node lives in another coroutine's frame, so every touch of it is likely a
+// cache miss. Here a node is written when pushed (while hot), when it moves down a level and
+// when it fires; when its slot comes due it is only read, in a tight loop whose cache misses
+// overlap. (A heap writes its index into a node at each level of every pop.)
 //  - Time is in clock ticks (ns). Level 0: 4096 slots of 2^20 ns (~1 ms; 4.3 s in all); level
 //    1: 4096 slots of 2^32 ns (4.3 s; 4.9 h in all); one overflow bucket holds the rest,
 //    time_point::max() included. Levels are aligned blocks (slot = deadline >> shift): when the
@@ -95,7 +95,7 @@ public:
 
     void remove(timer_node& node) noexcept {
         const std::uint32_t where = node.m_where;
-        node.m_where = timer_node::npos;
+        node.m_where = timer_node::nowhere;
         --m_size;
         if (where == late) {
             m_late.erase(node.m_index);
@@ -130,7 +130,7 @@ public:
     void clear(F&& f) {
         timer_queue old;  // empty the queue first: f may destroy frames that ask linked()
         std::swap(*this, old);
-        old.for_each([](timer_node& node) { node.m_where = timer_node::npos; });
+        old.for_each([](timer_node& node) { node.m_where = timer_node::nowhere; });
         old.for_each(f);
     }
 
@@ -210,7 +210,7 @@ private:
             } else {
                 m_over_min = std::numeric_limits<std::int64_t>::max();
             }
-            m_buckets.release(bk);
+            m_buckets.recycle(bk);
         } else if (b == m_run.bucket()) {  // never compacted: the run's entries hold indices
             m_run.skip_holes(bk);  // keep the head live
         } else if (bk.size >= 2 * bk.live + 16) {
@@ -221,15 +221,15 @@ private:
     std::int64_t run_key() const noexcept {  // the head's deadline
         return shl(m_cur, shift0) + m_run.head_offset();
     }
-    // Unlinks the run's head: remove() without its dispatch (~10% of a pop at 1M timers).
+    // Unlinks the run's head: remove() without its dispatch on where the node sits.
     timer_node* run_pop() noexcept {
         bucket& bk = m_buckets[m_run.bucket()];
         timer_node* node = std::exchange(bk[m_run.head_index()], nullptr);
-        node->m_where = timer_node::npos;
+        node->m_where = timer_node::nowhere;
         --m_size;
         if (--bk.live == 0) {
             m_run.end();
-            m_buckets.release(bk);
+            m_buckets.recycle(bk);
             return node;
         }
         m_run.next(bk);  // to the next live entry: there is one, as the bucket has live timers

@@ -5,16 +5,13 @@
 // The slot's bucket stays as it is, and 8-byte entries {deadline's offset in the slot, bucket
 // index} are sorted with a stable radix sort on the offset, i.e. by (deadline, push order).
 // Its nodes keep their (bucket, index), so making the run reads each node once (its deadline)
-// and writes none, and removing one from the run leaves a hole that the run skips. (Sorting
-// without reading the deadlines was tried: the misses then move to the pops, where they
-// overlap less, and it was slower. Prefetching nodes a few items ahead in that loop, and when
-// spreading, was measured too: no gain at 1M or 10M timers, as out-of-order execution already
-// overlaps these independent loads. So was prefetching the next slot's nodes during the pops:
-// a prefetch to a page the TLB lacks waits for the page walk, so the cost moved to the pops
-// and grew. The pops do prefetch their own run's nodes, whose pages were just walked.)
+// and writes none, and removing one from the run leaves a hole that the run skips. Why read
+// every deadline up front: in that one tight loop the cache misses overlap, which they would
+// not if the pops read them. The pops prefetch their own run's nodes, whose pages were just
+// walked (the prefetches that did not pay are in tests/benchmarks/README.md's design log).
 //
 // The run knows which bucket it reads, its entries and its head; unlinking the nodes, and
-// releasing the bucket once the run ends, are the queue's.
+// recycling the bucket once the run ends, are the queue's.
 #ifndef AIO_DETAIL_TIMER_RUN_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_RUN_HPP_INCLUDED
 
@@ -36,8 +33,8 @@ public:
     static constexpr int slot_bits = 20;
 
     // No timers: not started, or ended.
-    [[nodiscard]] bool empty() const noexcept { return m_bucket == timer_node::npos; }
-    // The bucket holding the run's nodes; timer_node::npos if empty.
+    [[nodiscard]] bool empty() const noexcept { return m_bucket == timer_node::nowhere; }
+    // The bucket holding the run's nodes; timer_node::nowhere if empty.
     [[nodiscard]] std::uint32_t bucket() const noexcept { return m_bucket; }
     // The head's deadline, as an offset from the slot's start.
     [[nodiscard]] std::int64_t head_offset() const noexcept {
@@ -85,10 +82,10 @@ public:
         m_head = 0;
         m_bucket = b;
     }
-    void end() noexcept {  // its bucket is released by the caller
+    void end() noexcept {  // its bucket is recycled by the caller
         m_entries.clear();
         m_head = 0;
-        m_bucket = timer_node::npos;
+        m_bucket = timer_node::nowhere;
     }
 
     // After the head's node was popped: on to the next live entry (there must be one).
@@ -127,7 +124,7 @@ private:
     }
 
     std::vector<entry> m_entries;  // the slot, sorted; consumed from m_head
-    std::uint32_t m_bucket = timer_node::npos;  // the bucket holding the run's nodes, if any
+    std::uint32_t m_bucket = timer_node::nowhere;  // the bucket holding the run's nodes, if any
     std::vector<entry> m_tmp;                   // radix sort scratch
     std::size_t m_head = 0;
 };
