@@ -24,8 +24,8 @@
 #ifndef AIO_TASK_HANDLE_HPP_INCLUDED
 #define AIO_TASK_HANDLE_HPP_INCLUDED
 
-#include "errors.hpp"
 #include "detail/handle_awaiter.hpp"
+#include "errors.hpp"
 #include "task.hpp"
 
 #include <coroutine>
@@ -35,11 +35,6 @@
 #include <utility>
 
 namespace aio {
-
-namespace detail {
-template <class T>
-class gather_handle_child;
-}
 
 template <class T = void>
 class task_handle {
@@ -106,11 +101,14 @@ public:
     [[nodiscard]] std::coroutine_handle<promise_type> promise_handle() const noexcept {
         return m_coro;
     }
+    /// Gives this handle's reference to the caller, who must drop it (root().drop_ref()) when
+    /// done; the handle is left empty (std::unique_ptr::release). A gather uses it to take
+    /// over a handle moved into it without touching the count.
+    [[nodiscard]] std::coroutine_handle<promise_type> release() && noexcept {
+        return std::exchange(m_coro, {});
+    }
 
 private:
-    template <class>
-    friend class detail::gather_handle_child;  // takes over or adds a reference without a copy
-
     detail::task_root& checked(const char* what) const {
         if (!m_coro) [[unlikely]] {
             fail(what, ": empty handle");
@@ -131,6 +129,6 @@ private:
     std::coroutine_handle<promise_type> m_coro;
 };
 
-} // namespace aio
+}  // namespace aio
 
 #endif

@@ -77,11 +77,10 @@ public:
     using value_type = T;
     using promise_type = task_promise<T>;
     using handle = std::coroutine_handle<promise_type>;
-    explicit gather_handle_child(const task_handle<T>& h) : m_coro(checked(h.m_coro)) {
+    explicit gather_handle_child(const task_handle<T>& h) : m_coro(checked(h.promise_handle())) {
         root().add_ref();
     }
-    explicit gather_handle_child(task_handle<T>&& h)
-        : m_coro(checked(std::exchange(h.m_coro, {}))) {}
+    explicit gather_handle_child(task_handle<T>&& h) : m_coro(checked(std::move(h).release())) {}
     gather_handle_child(gather_handle_child&& other) noexcept
         : m_coro(std::exchange(other.m_coro, {})) {}
     gather_handle_child& operator=(gather_handle_child&&) = delete;
