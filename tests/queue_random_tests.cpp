@@ -198,7 +198,7 @@ aio::task<void> run_schedule(schedule& s) {
 }  // namespace
 
 TEST_CASE("random schedules over a bounded queue lose no item and leave no waiter",
-          "[queue][random]") {
+          "[queue][random][real_time]") {
     const std::uint64_t first = env_or("AIO_QUEUE_RANDOM_FIRST_SEED", 1);
     const std::uint64_t count = env_or("AIO_QUEUE_RANDOM_SEEDS", 1000);
     for (std::uint64_t seed = first; seed < first + count; ++seed) {

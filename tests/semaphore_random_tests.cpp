@@ -221,12 +221,12 @@ void run_seeds() {
 }  // namespace
 
 TEST_CASE("random schedules over a semaphore keep the count within bounds and leave no waiter",
-          "[semaphore][random]") {
+          "[semaphore][random][real_time]") {
     run_seeds<aio::semaphore>();
 }
 
 TEST_CASE("random schedules over a bounded semaphore keep the count within bounds, release "
           "each permit once and leave no waiter",
-          "[semaphore][random]") {
+          "[semaphore][random][real_time]") {
     run_seeds<aio::bounded_semaphore>();
 }

@@ -9,7 +9,8 @@
 //     run_virtual(work(), elapsed);                       // and the virtual time it took
 //     co_await block_loop(from, until);                   // a callback that runs too long
 //
-// The tests that run on real time, and why; each is tagged [real_time] (aio_tests "[real_time]"),
+// The tests that run on real time, and why; each is tagged [real_time] (one file's executable
+// runs them alone: build/<preset>/tests/aio_sleep_tests "[real_time]"),
 // and asserts lower bounds and only generous upper bounds (seconds), never a tight window:
 //   sleep_tests.cpp       "a sleep never wakes early", "sleep_until never wakes before its
 //                         deadline": the real clock's never-early guarantee
@@ -22,6 +23,9 @@
 //   virtual_time_tests.cpp "the real-time loop is unaffected: ..."
 //   thread_tests.cpp      wake-ups from other threads and timers on the poller (tagged
 //                         [real_time]): what crosses threads happens in real time
+//   queue_random_tests.cpp, semaphore_random_tests.cpp  random schedules: they assert
+//                         invariants that hold in any interleaving, and real time's jitter
+//                         varies the interleavings from run to run
 // Besides: the examples' tests (random_delay: the demo's wall-clock figures) run real programs.
 // Everything else asserting order or a timeout's outcome runs here, on virtual time.
 #ifndef AIO_TESTS_HELPERS_VIRTUAL_TIME_HPP_INCLUDED
