@@ -639,7 +639,7 @@ TEST_CASE("a hundred thousand sleeping tasks cancelled at once all finish withou
          << std::chrono::duration<double>(elapsed).count() << " s of wall time");
 }
 
-TEST_CASE("event_loop::cancel_all asks every pending task to stop; shutdown_tasks also runs "
+TEST_CASE("event_loop::cancel_all asks every pending task to stop: shutdown_tasks also runs "
           "the loop until they have cleaned up",
           "[event_loop][cancel]") {
     journal log;

@@ -200,7 +200,7 @@ TEST_CASE("wait_for() waits until the predicate holds and returns its value",
     }(order));
 }
 
-TEST_CASE("wait_for() with a true predicate returns without the lock; a false one needs it",
+TEST_CASE("wait_for() with a true predicate returns without the lock: a false one needs it",
           "[locks][condition]") {
     // test_wait_for_unacquired
     run_virtual([]() -> aio::task<void> {
@@ -213,7 +213,7 @@ TEST_CASE("wait_for() with a true predicate returns without the lock; a false on
     }());
 }
 
-TEST_CASE("notify(n) wakes n waiters in order; notify_all() wakes them all", "[locks][condition]") {
+TEST_CASE("notify(n) wakes n waiters in order: notify_all() wakes them all", "[locks][condition]") {
     // test_notify, test_notify_all
     std::vector<int> order;
     run_virtual([](std::vector<int>& order) -> aio::task<void> {
@@ -245,7 +245,7 @@ TEST_CASE("notify(n) wakes n waiters in order; notify_all() wakes them all", "[l
     }(order));
 }
 
-TEST_CASE("a condition's scoped guard holds its lock; a shared lock is the same lock",
+TEST_CASE("a condition's scoped guard holds its lock: a shared lock is the same lock",
           "[locks][condition]") {
     // test_context_manager, test_explicit_lock
     run_virtual([]() -> aio::task<void> {

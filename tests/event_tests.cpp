@@ -30,7 +30,7 @@ aio::task<void> waiter(aio::event& ev, int tag, std::vector<int>& order) {
 
 }  // namespace
 
-TEST_CASE("set() wakes every waiter in order; a task waiting on a set event does not suspend",
+TEST_CASE("set() wakes every waiter in order: a task waiting on a set event does not suspend",
           "[locks][event]") {
     // test_wait
     std::vector<int> order;

@@ -316,7 +316,7 @@ TEST_CASE("the epoll poller's modify changes interest and data and reports what 
     REQUIRE(wait_briefly(poller, 20ms).seen.empty());
 }
 
-TEST_CASE("the epoll poller's remove stops the reports; registered() counts watched fds",
+TEST_CASE("the epoll poller's remove stops the reports: registered() counts watched fds",
           "[poller][epoll]") {
     aio::detail::poller_epoll poller;
     test_pipe pipe;

@@ -33,7 +33,7 @@ aio::task<void> take(aio::semaphore& sem, int tag, std::vector<int>& order) {
 
 }  // namespace
 
-TEST_CASE("a semaphore starting at zero is locked; a negative start is invalid",
+TEST_CASE("a semaphore starting at zero is locked: a negative start is invalid",
           "[locks][semaphore]") {
     // test_initial_value_zero, test_semaphore_value
     aio::semaphore zero(0);

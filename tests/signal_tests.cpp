@@ -260,7 +260,7 @@ TEST_CASE("adding a signal handler again on the same loop replaces its callback"
     CHECK(second == 1);
 }
 
-TEST_CASE("remove_signal_handler puts the previous signal disposition back and returns true; "
+TEST_CASE("remove_signal_handler puts the previous signal disposition back and returns true: "
           "false when there is no handler",
           "[signal]") {
     disposition_scope usr1(SIGUSR1, &counting_c_handler);

@@ -132,7 +132,7 @@ TEST_CASE("the thread pool's shutdown runs the queued jobs, then joins its worke
     pool.shutdown(true);  // again: harmless
 }
 
-TEST_CASE("the thread pool's shutdown(false) returns at once; the queued jobs still run",
+TEST_CASE("the thread pool's shutdown(false) returns at once: the queued jobs still run",
           "[thread_pool][thread]") {
     std::atomic<int> done{0};
     gate held;

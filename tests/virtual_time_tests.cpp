@@ -115,7 +115,7 @@ TEST_CASE("autojump goes to the next deadline and never past it: sleeps wake one
     CHECK(loop.time() - start == 1h);
 }
 
-TEST_CASE("advance() on a loop that is not running moves the clock; the timers it passed fire in "
+TEST_CASE("advance() on a loop that is not running moves the clock: the timers it passed fire in "
           "deadline order at the next iteration",
           "[virtual_time]") {
     aio::event_loop loop{aio::virtual_time_t{.autojump = false}};
@@ -142,7 +142,7 @@ TEST_CASE("advance() on a loop that is not running moves the clock; the timers i
     CHECK(loop.time() - start == 30ms);
 }
 
-TEST_CASE("advance() called from a task moves the clock at once; a sleep(0) after it runs "
+TEST_CASE("advance() called from a task moves the clock at once: a sleep(0) after it runs "
           "behind the timers that became due",
           "[virtual_time]") {
     aio::event_loop loop{aio::virtual_time_t{.autojump = false}};

@@ -296,7 +296,7 @@ TEST_CASE("wait with all_completed returns when every task has finished, in the 
     CHECK(out.elapsed < 1s);
 }
 
-TEST_CASE("wait with first_completed returns after the first task; the others keep running",
+TEST_CASE("wait with first_completed returns after the first task: the others keep running",
           "[wait]") {
     const wait_outcome out =
         run_virtual(wait_scenario({200, 5, 150}, aio::return_when::first_completed, 0ms));
