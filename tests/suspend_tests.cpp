@@ -254,3 +254,157 @@ aio::task<void> park_twice() {
 TEST_CASE("a suspension that is already parked cannot park again", "[suspend]") {
     CHECK_THROWS_AS(run_virtual(park_twice()), aio::invalid_state_error);
 }
+
+// ---- park_passing_cancel: a wait that passes the cancellation on --------------------------------
+
+namespace {
+
+/// A fake remote operation that answers through a callback: with its value after `work`, or,
+/// once asked to stop, with "stopped" after `stop` (an acknowledgement, as a real service sends)
+/// — unless it ignores stop requests. The awaitable built on it is the suspension (privately), as
+/// in example 07, so that its pass_on function can reach the operation.
+struct remote_job {
+    std::chrono::milliseconds work;
+    std::chrono::milliseconds stop;
+    bool obeys_stop = true;
+    int started = 0;
+    journal* log = nullptr;
+};
+
+class job_awaiter : private aio::suspension {
+public:
+    explicit job_awaiter(remote_job& job) noexcept : m_job(job) {}
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> task) {
+        if (!park_passing_cancel(task, &ask_to_stop)) {
+            return false;  // a cancellation is pending: resume() throws it
+        }
+        ++m_job.started;
+        m_answer = aio::get_running_loop().call_later(m_job.work, [this] { answer(42); });
+        return true;
+    }
+    int await_resume() {
+        resume();  // throws only a cancellation that was pending before the wait
+        if (m_stopped) {
+            throw aio::cancelled_error{};
+        }
+        return m_value;
+    }
+
+private:
+    void answer(int value) {
+        m_value = value;
+        wake();
+    }
+    // Called by the task's cancel(): asks the job to stop; it answers later, on the loop.
+    static void ask_to_stop(aio::suspension& wait) noexcept {
+        auto& self = static_cast<job_awaiter&>(wait);
+        self.m_job.log->push_back("stop asked");
+        if (!self.m_job.obeys_stop) {
+            return;  // the job runs on and answers with its value
+        }
+        self.m_answer.cancel();
+        try {
+            self.m_answer = aio::get_running_loop().call_later(self.m_job.stop, [&self] {
+                self.m_job.log->push_back("job stopped");
+                self.m_stopped = true;
+                self.wake();
+            });
+        } catch (...) {  // no memory for the callback: stop at once
+            self.m_stopped = true;
+            self.wake();
+        }
+    }
+
+    remote_job& m_job;
+    aio::callback_handle m_answer;
+    int m_value = 0;
+    bool m_stopped = false;
+};
+
+aio::task<int> run_job(remote_job& job) {
+    try {
+        const int v = co_await job_awaiter(job);
+        job.log->push_back("task got " + std::to_string(v));
+        co_return v;
+    } catch (const aio::cancelled_error&) {
+        job.log->push_back("task cancelled");
+        throw;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a wait parked with park_passing_cancel passes cancel() on and resumes when the "
+          "operation has stopped",
+          "[suspend][cancel]") {
+    journal log;
+    remote_job job{100ms, 5ms, true, 0, &log};
+    std::chrono::steady_clock::duration elapsed{};
+    run_virtual(
+        [](remote_job& job, journal& log) -> aio::task<void> {
+            auto h = aio::create_task(run_job(job));
+            co_await aio::sleep(1ms);
+            CHECK(h.cancel());
+            co_await yield_times(2);
+            CHECK(!h.done());  // still parked: the job has not answered yet
+            log.push_back("still waiting");
+            CHECK_THROWS_AS(co_await h, aio::cancelled_error);
+        }(job, log),
+        elapsed);
+    CHECK(log == journal{"stop asked", "still waiting", "job stopped", "task cancelled"});
+    CHECK(elapsed >= 6ms);    // 1 ms, then the job's 5 ms to stop
+    CHECK(elapsed < 100ms);   // not its whole work: the cancellation reached it
+}
+
+TEST_CASE("an operation that ignores a passed-on cancellation gives the task its value, as an "
+          "awaited asyncio task that catches CancelledError does",
+          "[suspend][cancel]") {
+    journal log;
+    remote_job job{10ms, 5ms, false, 0, &log};
+    run_virtual(
+        [](remote_job& job) -> aio::task<void> {
+            auto h = aio::create_task(run_job(job));
+            co_await aio::sleep(1ms);
+            CHECK(h.cancel());
+            CHECK(co_await h == 42);
+            CHECK(!h.cancelled());
+            CHECK(h.cancelling() == 1);  // the request is counted, as Task.cancelling() does
+        }(job));
+    CHECK(log == journal{"stop asked", "task got 42"});
+}
+
+TEST_CASE("wait_for around a wait that passes the cancellation on times out once the operation "
+          "has stopped",
+          "[suspend][cancel]") {
+    journal log;
+    remote_job job{100ms, 5ms, true, 0, &log};
+    std::chrono::steady_clock::duration elapsed{};
+    run_virtual(
+        [](remote_job& job) -> aio::task<void> {
+            auto bounded = aio::wait_for(run_job(job), 10ms);
+            CHECK_THROWS_AS(co_await bounded, aio::timeout_error);
+        }(job),
+        elapsed);
+    CHECK(log == journal{"stop asked", "job stopped", "task cancelled"});
+    CHECK(elapsed >= 15ms);  // the timeout, then the job's stop
+}
+
+TEST_CASE("a task with a cancellation pending does not start a passing wait", "[suspend][cancel]") {
+    journal log;
+    remote_job job{10ms, 5ms, true, 0, &log};
+    run_virtual(
+        [](remote_job& job) -> aio::task<void> {
+            aio::task_handle<int> slot;
+            auto self_cancelling = [](remote_job& job,
+                                      aio::task_handle<int>& self) -> aio::task<int> {
+                CHECK(self.cancel());  // while running: pending until the next suspension point
+                co_return co_await run_job(job);
+            };
+            slot = aio::create_task(self_cancelling(job, slot));
+            CHECK_THROWS_AS(co_await slot, aio::cancelled_error);
+        }(job));
+    CHECK(job.started == 0);
+    CHECK(log == journal{"task cancelled"});
+}

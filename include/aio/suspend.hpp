@@ -29,6 +29,16 @@
 // cancellation belongs to this suspension point: uncancel() before the task runs does not take
 // it back, as in asyncio, where the cancelled future stays cancelled.
 //
+// A wait on something that must be told to stop and answers when it has (a remote operation,
+// another task) parks with park_passing_cancel(task, pass_on) instead: a cancellation calls
+// pass_on and the task stays parked until wake(); the awaitable then decides what it gets
+// (cancel_passed() says a cancellation was passed on), as awaiting an asyncio Task does.
+//
+// The level below, aio::cancel_hook (detail/task_root.hpp, beside the root that holds it): one
+// function pointer that a parked task's cancel() calls. A suspension is one; the library's waits
+// that resume their task themselves (awaiting a task, gather, wait_for, wait, task_group) derive
+// from it directly.
+//
 // Lifetime rules: a suspension lives in the awaiter, i.e. in the waiting coroutine's frame —
 // waiting allocates nothing. If that frame is destroyed while parked (the loop closed), the
 // suspension leaves its list and its task. Everything here belongs to the loop's thread; a
@@ -48,7 +58,7 @@ namespace aio {
 
 class wait_list;
 
-class suspension : private detail::cancel_hook {
+class suspension : private cancel_hook {
 public:
     /// Called when the parked task is cancelled, after the suspension left its wait_list:
     /// undo the rest of the wait (e.g. unregister a callback). Must not resume anything.
@@ -69,28 +79,23 @@ public:
     /// suspension. False when a cancellation is already pending: do not suspend.
     template <class Promise>
     [[nodiscard]] bool park(std::coroutine_handle<Promise> task, cancel_fn undo = nullptr) {
-        if (m_state == state::parked) {
-            throw invalid_state_error("aio::suspension::park: already parked");
+        return park_with(task, &on_cancel, undo);
+    }
+
+    /// Parks like park(), for a wait on something that finishes by itself once asked to stop
+    /// (an operation with a cancel call, another task): a cancellation is passed on to it
+    /// instead of ending the wait. `pass_on` is called (it asks that thing to stop, and must
+    /// not resume anything); the task stays parked until wake(), and resume() throws nothing
+    /// for it: cancel_passed() tells the awaitable, which decides what the task gets. That is
+    /// asyncio's rule for awaiting a Task: its cancel() cancels the awaited task, and the
+    /// awaiter gets whatever that task ends with (a value, if it ignored the request).
+    template <class Promise>
+    [[nodiscard]] bool park_passing_cancel(std::coroutine_handle<Promise> task,
+                                           cancel_fn pass_on) {
+        if (pass_on == nullptr) {
+            throw invalid_state_error("aio::suspension::park_passing_cancel: no pass_on function");
         }
-        m_on_cancel = &on_cancel;
-        m_task = task;
-        m_undo = undo;
-        m_list = nullptr;
-        m_root = detail::root_of(task);
-        if (m_root == nullptr) {  // a coroutine type that is not aio's: it cannot be cancelled
-            m_loop = detail::core_of(get_running_loop()).as_root_owner();
-        } else {
-            if (m_root->cancel_pending()) {
-                m_state = state::cancelled;
-                return false;
-            }
-            if (m_root->m_loop == nullptr) {
-                m_root->m_loop = detail::core_of(get_running_loop()).as_root_owner();
-            }
-            m_root->park(*this);
-        }
-        m_state = state::parked;
-        return true;
+        return park_with(task, &on_cancel_passed, pass_on);
     }
 
     /// Queues the parked task on its loop; it resumes on a later iteration. Does nothing if
@@ -118,7 +123,7 @@ public:
         if (m_state == state::parked) {
             leave();
         }
-        const bool cancelled = m_root != nullptr && m_root->take_pending_cancel();
+        const bool cancelled = take_cancel();
         if (cancelled || m_state == state::cancelled) {
             if (m_state != state::woken) {
                 m_state = state::cancelled;
@@ -133,13 +138,43 @@ public:
     [[nodiscard]] bool woken() const noexcept { return m_state == state::woken; }
     /// Cancelled while parked (or before it could park).
     [[nodiscard]] bool cancelled() const noexcept { return m_state == state::cancelled; }
+    /// Parked with park_passing_cancel(), a cancellation was passed on (the task stayed parked).
+    [[nodiscard]] bool cancel_passed() const noexcept { return m_cancel_passed; }
 
 private:
     friend class wait_list;
     enum class state : std::uint8_t { idle, parked, woken, cancelled };
 
+    template <class Promise>
+    bool park_with(std::coroutine_handle<Promise> task, cancel_hook::cancel_fn on_cancel,
+                   cancel_fn undo) {
+        if (m_state == state::parked) {
+            throw invalid_state_error("aio::suspension::park: already parked");
+        }
+        bind(task, on_cancel);
+        m_task = task;
+        m_undo = undo;
+        m_list = nullptr;
+        m_cancel_passed = false;
+        detail::task_root* const root = bound_root();
+        if (root == nullptr) {  // a coroutine type that is not aio's: it cannot be cancelled
+            m_loop = detail::core_of(get_running_loop()).as_root_owner();
+        } else {
+            if (root->cancel_pending()) {
+                m_state = state::cancelled;
+                return false;
+            }
+            if (root->m_loop == nullptr) {
+                root->m_loop = detail::core_of(get_running_loop()).as_root_owner();
+            }
+            arm();
+        }
+        m_state = state::parked;
+        return true;
+    }
+
     [[nodiscard]] detail::root_owner* owner() const noexcept {
-        return m_root != nullptr ? m_root->m_loop : m_loop;
+        return bound_root() != nullptr ? bound_root()->m_loop : m_loop;
     }
 
     // Leaves the wait_list and the task's root: nothing can reach this suspension afterwards.
@@ -150,7 +185,7 @@ private:
 
     // Stopped: the root delivers cancelled_error where the task resumes, whatever
     // uncancel() does meanwhile.
-    static detail::cancel_outcome on_cancel(detail::cancel_hook& hook) {
+    static cancel_outcome on_cancel(cancel_hook& hook) {
         auto& self = static_cast<suspension&>(hook);
         detail::root_owner* const loop = self.owner();
         self.leave();
@@ -159,18 +194,25 @@ private:
             self.m_undo(self);
         }
         detail::loop_core::of(*loop).schedule(self.m_task);
-        return detail::cancel_outcome::stopped;
+        return cancel_outcome::stopped;
+    }
+    // Passed on: the task stays parked (and on its wait_list) until wake().
+    static cancel_outcome on_cancel_passed(cancel_hook& hook) {
+        auto& self = static_cast<suspension&>(hook);
+        self.m_cancel_passed = true;
+        self.m_undo(self);
+        return cancel_outcome::passed_on;
     }
 
     // Set by park() (see the constructor); m_prev and m_next by wait_list::push_back.
     std::coroutine_handle<> m_task;
-    detail::task_root* m_root;
     detail::root_owner* m_loop;  // only for a task that has no root
     cancel_fn m_undo;
     suspension* m_prev;  // the wait_list links
     suspension* m_next;
     wait_list* m_list;
     state m_state = state::idle;
+    bool m_cancel_passed = false;
 };
 
 /// A FIFO of parked tasks (the `_waiters` deque of asyncio's locks and queues). Intrusive: the
@@ -256,9 +298,7 @@ inline void suspension::leave() noexcept {
     if (m_list != nullptr) {
         m_list->remove(*this);
     }
-    if (m_root != nullptr) {
-        m_root->unpark(*this);
-    }
+    disarm();
 }
 
 }  // namespace aio

@@ -66,9 +66,9 @@ private:
     std::vector<std::exception_ptr> m_errors;
 };
 
-class task_group : private detail::cancel_hook {
+class task_group : private cancel_hook {
 public:
-    task_group() noexcept { m_on_cancel = &on_cancel; }
+    task_group() noexcept : cancel_hook(&on_cancel) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
     ~task_group() {
@@ -122,13 +122,11 @@ public:
         template <class Promise>
         void await_suspend(std::coroutine_handle<Promise> parent) noexcept {
             m_group.m_parent = parent;
-            m_group.m_parent_root = detail::root_of(parent);
-            if (m_group.m_parent_root != nullptr) {
-                if (m_group.m_parent_root->take_pending_cancel()) {
-                    (void)on_cancel(m_group);
-                }
-                m_group.m_parent_root->park(m_group);
+            m_group.bind(parent);
+            if (m_group.take_cancel()) {
+                (void)on_cancel(m_group);
             }
+            m_group.arm();
         }
         void await_resume() { m_group.finish_join(); }
 
@@ -170,21 +168,18 @@ private:
             }
         }
         if (group.m_pending == 0 && group.m_parent) {
-            if (group.m_parent_root != nullptr) {
-                group.m_parent_root->unpark(group);
-            }
+            group.disarm();
             return std::exchange(group.m_parent, nullptr);
         }
         return nullptr;
     }
 
-    static detail::cancel_outcome on_cancel(detail::cancel_hook& hook) {
+    static cancel_outcome on_cancel(cancel_hook& hook) {
         auto& group = static_cast<task_group&>(hook);
         group.m_parent_cancelled = true;
         group.abort();
         // resumed by the last child, and finish_join throws; else the root delivers it
-        return group.m_pending != 0 ? detail::cancel_outcome::passed_on
-                                    : detail::cancel_outcome::missed;
+        return group.m_pending != 0 ? cancel_outcome::passed_on : cancel_outcome::missed;
     }
 
     // why deferred: like asyncio's done-callbacks, the group reacts on the next iteration, so
@@ -214,11 +209,9 @@ private:
 
     void finish_join() {
         m_joined = true;
-        if (m_parent_root != nullptr) {
-            m_parent_root->unpark(*this);
-            if (m_parent_root->take_pending_cancel()) {
-                m_parent_cancelled = true;
-            }
+        disarm();
+        if (take_cancel()) {
+            m_parent_cancelled = true;
         }
         if (m_first_failure != nullptr) {
             std::vector<std::exception_ptr> errors;
@@ -239,7 +232,6 @@ private:
     child* m_first_failure = nullptr;
     child* m_last_failure = nullptr;
     std::coroutine_handle<> m_parent;
-    detail::task_root* m_parent_root = nullptr;
     event_loop* m_loop = nullptr;
     callback_handle m_abort_call;
     std::size_t m_pending = 0;

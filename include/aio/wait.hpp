@@ -52,8 +52,8 @@ class [[nodiscard]] wait_awaitable : private cancel_hook, private ready_hook {
 public:
     wait_awaitable(std::vector<task_handle<T>> tasks, return_when when,
                    std::optional<clock::duration> timeout)
-        : m_tasks(check_tasks(std::move(tasks), "aio::wait")), m_when(when), m_timeout(timeout) {
-        m_on_cancel = &on_cancel;
+        : cancel_hook(&on_cancel), m_tasks(check_tasks(std::move(tasks), "aio::wait")),
+          m_when(when), m_timeout(timeout) {
         m_fn = &on_timeout;
     }
     /// Movable until awaited (so that it can be handed to wait_for, shield or gather).
@@ -70,8 +70,8 @@ public:
     bool await_suspend(std::coroutine_handle<Promise> parent) {
         m_loop = &core_of(get_running_loop());
         m_parent = parent;
-        m_parent_root = root_of(parent);
-        if (m_parent_root != nullptr && m_parent_root->cancel_pending()) {
+        bind(parent);
+        if (cancel_pending()) {
             return false;
         }
         m_finished = 0;
@@ -85,15 +85,13 @@ public:
             m_timer.m_target = make_ready_item(static_cast<ready_hook*>(this), ready_kind::hook);
             m_loop->add_timer(m_timer);
         }
-        if (m_parent_root != nullptr) {
-            m_parent_root->park(*this);
-        }
+        arm();
         return true;
     }
 
     wait_result<T> await_resume() {
         stop_waiting();
-        if (m_parent_root != nullptr && m_parent_root->take_pending_cancel()) {
+        if (take_cancel()) {
             throw cancelled_error{};
         }
         wait_result<T> result;
@@ -146,9 +144,7 @@ private:
         if (m_timer.linked()) {
             m_loop->remove_timer(m_timer);
         }
-        if (m_parent_root != nullptr) {
-            m_parent_root->unpark(*this);
-        }
+        disarm();
     }
 
     bool wake_from_loop() {
@@ -176,7 +172,6 @@ private:
     timer_node m_timer;
     loop_core* m_loop = nullptr;
     std::coroutine_handle<> m_parent;
-    task_root* m_parent_root = nullptr;
     std::size_t m_finished = 0;
     bool m_woken = false;
 };
@@ -231,11 +226,10 @@ public:
     /// How many tasks next() has not handed out yet.
     [[nodiscard]] std::size_t remaining() const noexcept { return m_tasks.size() - m_read; }
 
-    class next_awaiter : private detail::cancel_hook {
+    class next_awaiter : private cancel_hook {
     public:
-        explicit next_awaiter(as_completed& owner) noexcept : m_owner(owner) {
-            m_on_cancel = &on_cancel;
-        }
+        explicit next_awaiter(as_completed& owner) noexcept
+            : cancel_hook(&on_cancel), m_owner(owner) {}
         /// Movable until awaited (so that it can be handed to wait_for, shield or gather).
         next_awaiter(next_awaiter&& other) : next_awaiter(unawaited(other).m_owner) {}
         next_awaiter& operator=(const next_awaiter&) = delete;
@@ -258,20 +252,18 @@ public:
         bool await_suspend(std::coroutine_handle<Promise> waiting) {
             m_loop = &detail::core_of(get_running_loop());
             m_owner.m_watch.check_loop(m_loop->as_root_owner());  // tasks of another loop
-            m_root = detail::root_of(waiting);
-            if (m_root != nullptr && m_root->cancel_pending()) {
+            bind(waiting);
+            if (cancel_pending()) {
                 return false;  // delivered by await_resume
             }
             m_waiting = waiting;
             m_owner.m_waiter = this;
-            if (m_root != nullptr) {
-                m_root->park(*this);
-            }
+            arm();
             return true;
         }
         task_handle<T> await_resume() {
             stop();
-            if (m_root != nullptr && m_root->take_pending_cancel()) {
+            if (take_cancel()) {
                 throw cancelled_error{};
             }
             return m_owner.m_tasks[m_owner.m_order[m_owner.m_read++]];
@@ -291,21 +283,18 @@ public:
             if (m_owner.m_waiter == this) {
                 m_owner.m_waiter = nullptr;
             }
-            if (m_root != nullptr) {
-                m_root->unpark(*this);
-            }
+            disarm();
         }
-        static detail::cancel_outcome on_cancel(detail::cancel_hook& hook) {
+        static cancel_outcome on_cancel(cancel_hook& hook) {
             auto& self = static_cast<next_awaiter&>(hook);
             if (self.m_waiting) {  // not woken yet: stop waiting (the root delivers the error)
                 self.m_loop->schedule(std::exchange(self.m_waiting, nullptr));
-                return detail::cancel_outcome::stopped;
+                return cancel_outcome::stopped;
             }
-            return detail::cancel_outcome::missed;
+            return cancel_outcome::missed;
         }
         as_completed& m_owner;
         detail::loop_core* m_loop = nullptr;
-        detail::task_root* m_root = nullptr;
         std::coroutine_handle<> m_waiting;  // until woken
     };
 

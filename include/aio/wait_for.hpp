@@ -50,10 +50,10 @@ public:
 
     template <class A>
     wait_for_awaitable(A&& work, clock::time_point deadline, clock::duration delay, bool relative)
-        : m_child(std::forward<A>(work)), m_delay(delay), m_relative(relative) {
+        : cancel_hook(&on_cancel), m_child(std::forward<A>(work)), m_delay(delay),
+          m_relative(relative) {
         m_timer.m_deadline = deadline;
         m_on_complete = &on_complete;
-        m_on_cancel = &on_cancel;
         m_fn = &on_timeout;
     }
     /// Movable until awaited (so that it can be handed to another wait_for, shield or gather).
@@ -62,13 +62,11 @@ public:
                              other.m_delay, other.m_relative) {}
     wait_for_awaitable& operator=(const wait_for_awaitable&) = delete;
     ~wait_for_awaitable() {
-        disarm();
+        stop_timer();
         if (m_linked) {
             m_child.root().remove_waiter(*this);
         }
-        if (m_parent_root != nullptr) {
-            m_parent_root->unpark(*this);
-        }
+        disarm();
     }
 
     [[nodiscard]] bool await_ready() const noexcept { return false; }
@@ -80,14 +78,14 @@ public:
     bool await_suspend(std::coroutine_handle<Promise> parent) {
         m_loop = &core_of(get_running_loop());
         m_parent = parent;
-        m_parent_root = root_of(parent);
+        bind(parent);
         m_child.prepare(m_loop->as_root_owner());
         task_root& child = m_child.root();
         check_same_loop(child, m_loop->as_root_owner());  // a handle of another loop
         if (child.done()) {
             return false;
         }
-        if (m_parent_root != nullptr && m_parent_root->take_pending_cancel()) {
+        if (take_cancel()) {
             m_outer_cancelled = true;
             (void)child.request_cancel();
         }
@@ -102,27 +100,23 @@ public:
         m_child.start();
         m_starting = false;
         if (!m_linked) {
-            disarm();
+            stop_timer();
             return false;
         }
         // The work's first step may have cancelled the parent while no hook was parked.
-        if (m_parent_root != nullptr && m_parent_root->take_pending_cancel()) {
+        if (take_cancel()) {
             m_outer_cancelled = true;
             (void)child.request_cancel();
         }
-        if (m_parent_root != nullptr) {
-            m_parent_root->park(*this);
-        }
+        arm();
         return true;
     }
 
     result_type await_resume() {
+        stop_timer();
         disarm();
-        if (m_parent_root != nullptr) {
-            m_parent_root->unpark(*this);
-            if (m_parent_root->take_pending_cancel()) {
-                m_outer_cancelled = true;
-            }
+        if (take_cancel()) {
+            m_outer_cancelled = true;
         }
         task_root& child = m_child.root();
         if (m_outer_cancelled) {
@@ -145,7 +139,7 @@ private:
         return self;
     }
 
-    void disarm() noexcept {
+    void stop_timer() noexcept {
         if (m_timer.linked()) {
             m_loop->remove_timer(m_timer);
         }
@@ -154,13 +148,11 @@ private:
     static std::coroutine_handle<> on_complete(completion_node& node, task_root&) noexcept {
         auto& self = static_cast<wait_for_awaitable&>(node);
         self.m_linked = false;
-        self.disarm();
+        self.stop_timer();
         if (self.m_starting) {
             return nullptr;
         }
-        if (self.m_parent_root != nullptr) {
-            self.m_parent_root->unpark(self);
-        }
+        self.disarm();
         return self.m_parent;
     }
 
@@ -182,7 +174,6 @@ private:
     clock::duration m_delay;
     loop_core* m_loop = nullptr;
     std::coroutine_handle<> m_parent;
-    task_root* m_parent_root = nullptr;
     bool m_relative;
     bool m_linked = false;
     bool m_starting = false;

@@ -35,9 +35,8 @@ class gather_core : protected cancel_hook {
 protected:
     gather_core(gather_policy policy, std::size_t children,
                 void (*cancel_children)(gather_core&)) noexcept
-        : m_cancel_children(cancel_children), m_remaining(children), m_policy(policy) {
-        m_on_cancel = &on_cancel;
-    }
+        : cancel_hook(&on_cancel), m_cancel_children(cancel_children), m_remaining(children),
+          m_policy(policy) {}
     /// Moves the bookkeeping of a gather not awaited yet (so that it can be handed to wait_for,
     /// shield or another gather); the derived awaitable moves its children and re-hangs its
     /// waiter nodes. Once co_await has begun, the parent points at the gather: refused.
@@ -48,11 +47,7 @@ protected:
         m_failed = other.m_failed;
     }
     gather_core& operator=(const gather_core&) = delete;
-    ~gather_core() {
-        if (m_parent_root != nullptr) {
-            m_parent_root->unpark(*this);
-        }
-    }
+    ~gather_core() { disarm(); }
 
     [[nodiscard]] bool all_finished() const noexcept { return m_remaining == 0; }
     /// A failure has made (or will make, once held cancellations are released) the gather
@@ -76,12 +71,12 @@ protected:
     template <class Promise>
     void begin(std::coroutine_handle<Promise> parent) noexcept {
         m_parent = parent;
-        m_parent_root = root_of(parent);
+        bind(parent);
         m_starting = true;
     }
     /// The loop the children run on: the parent's (nullptr outside any loop).
     [[nodiscard]] root_owner* loop() const noexcept {
-        return m_parent_root != nullptr ? m_parent_root->m_loop : nullptr;
+        return bound_root() != nullptr ? bound_root()->m_loop : nullptr;
     }
 
     /// An unfinished handle child is watched: it runs on some loop already, which must be the
@@ -113,7 +108,7 @@ protected:
 
     /// A cancellation that reached the parent before the gather began cancels the children.
     void cancel_if_parent_cancelled() {
-        if (m_parent_root != nullptr && m_parent_root->take_pending_cancel()) {
+        if (take_cancel()) {
             m_cancelled = true;
             m_cancel_children(*this);
         }
@@ -128,9 +123,7 @@ protected:
         // A child's first step may have cancelled the parent; no hook was parked yet, so the
         // request is pending: pass it on to the children now.
         cancel_if_parent_cancelled();
-        if (m_parent_root != nullptr) {
-            m_parent_root->park(*this);
-        }
+        arm();
         return true;
     }
 
@@ -147,9 +140,7 @@ protected:
         if (--m_remaining != 0 || m_starting || !m_parent) {
             return nullptr;  // more to come, or await_suspend (if it ran yet) sees remaining == 0
         }
-        if (m_parent_root != nullptr) {
-            m_parent_root->unpark(*this);
-        }
+        disarm();
         return m_parent;
     }
 
@@ -163,11 +154,9 @@ protected:
 
     /// Throws what the gather as a whole ended with (cancellation first, then the first error).
     void rethrow_if_failed() {
-        if (m_parent_root != nullptr) {
-            m_parent_root->unpark(*this);
-            if (m_parent_root->take_pending_cancel()) {
-                m_cancelled = true;
-            }
+        disarm();
+        if (take_cancel()) {
+            m_cancelled = true;
         }
         if (m_cancelled) {
             if (m_first_error) {
@@ -214,7 +203,6 @@ private:
 
     void (*m_cancel_children)(gather_core&);
     std::coroutine_handle<> m_parent;
-    task_root* m_parent_root = nullptr;
     std::exception_ptr m_first_error;
     std::exception_ptr m_broken;
     std::size_t m_remaining;

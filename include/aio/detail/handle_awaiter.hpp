@@ -51,9 +51,8 @@ public:
     using promise_type = task_promise<T>;
 
     explicit handle_awaiter(std::coroutine_handle<promise_type> target) noexcept
-        : m_target(target) {
+        : cancel_hook(&on_cancel), m_target(target) {
         m_on_complete = &on_complete;
-        m_on_cancel = &on_cancel;
     }
     handle_awaiter(const handle_awaiter&) = delete;
     handle_awaiter& operator=(const handle_awaiter&) = delete;
@@ -61,9 +60,7 @@ public:
         if (m_linked) {
             target().remove_waiter(*this);
         }
-        if (m_waiting_root != nullptr) {
-            m_waiting_root->unpark(*this);
-        }
+        disarm();
     }
 
     [[nodiscard]] bool await_ready() const {
@@ -77,27 +74,22 @@ public:
     // hook, so a cancel() of the waiter reaches the target (or, shielded, just stops waiting).
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> waiting) {
-        task_root* const waiting_root = root_of(waiting);
-        check_can_wait(target(), waiting_root);
-        m_waiting_root = waiting_root;
-        if (m_waiting_root != nullptr && m_waiting_root->cancel_pending()) {
+        bind(waiting);
+        check_can_wait(target(), bound_root());
+        if (cancel_pending()) {
             return false;  // delivered by await_resume
         }
         m_waiting = waiting;
         target().add_waiter(*this);
         m_linked = true;
-        if (m_waiting_root != nullptr) {
-            m_waiting_root->park(*this);
-        }
+        arm();
         return true;
     }
 
     decltype(auto) await_resume() {
-        if (m_waiting_root != nullptr) {
-            m_waiting_root->unpark(*this);
-            if (m_waiting_root->take_pending_cancel()) {
-                throw cancelled_error{};
-            }
+        disarm();
+        if (take_cancel()) {
+            throw cancelled_error{};
         }
         if constexpr (Move && !std::is_reference_v<T> && !std::is_void_v<T>) {
             return T(std::move(m_target.promise()).result());
@@ -136,7 +128,6 @@ private:
 
     std::coroutine_handle<promise_type> m_target;
     std::coroutine_handle<> m_waiting;
-    task_root* m_waiting_root = nullptr;
     bool m_linked = false;
 };
 

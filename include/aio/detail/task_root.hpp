@@ -20,10 +20,84 @@
 #include <cstdint>
 #include <utility>
 
-namespace aio::detail {
+namespace aio {
 
+namespace detail {
 class task_root;
 struct timer_node;  // timer_node.hpp
+template <class Promise>
+task_root* root_of(std::coroutine_handle<Promise> h) noexcept;  // task_promise.hpp
+} // namespace detail
+
+/// What a parked wait did with a cancellation (what a cancel_hook's function returns).
+enum class cancel_outcome : std::uint8_t {
+    /// Passed on (to an awaited task, a gather's children, a wait_for's work): the task stays
+    /// parked; the wait resumes it once that has finished and decides what it then gets.
+    passed_on,
+    /// The wait stopped and queued the task: the root delivers cancelled_error at this
+    /// suspension point, whatever uncancel() does meanwhile (asyncio cancels the future).
+    stopped,
+    /// Nothing left to interrupt (the wait had ended, the task is queued to resume): the
+    /// request is pending, as for a running task, and uncancel() can withdraw it.
+    missed,
+};
+
+/// The lower level of the awaiter interface (suspend.hpp has the whole story): the point
+/// where a task is parked, so that cancel() can interrupt it. An awaiter derives from it and,
+/// in await_suspend, bind()s the suspending task, checks cancel_pending(), and arm()s the hook
+/// once it waits; from then on the task's cancel() calls the awaiter's cancel function, which
+/// undoes or passes on the wait and says which (cancel_outcome). In await_resume it disarm()s
+/// and take_cancel()s what is to be delivered there. One function pointer and one pointer, in
+/// the awaiter, i.e. in the waiting frame: parking allocates nothing.
+///
+/// It is defined here, beside the task root that holds it, because the root calls it. The
+/// library's own waits are built on it: awaiting a task (or shield), gather, wait_for, wait,
+/// as_completed, task_group, and aio::suspension, the general-purpose awaiter on top of it.
+/// A sleep parks its timer node instead (see task_root::park(timer_node&)).
+class cancel_hook {
+public:
+    /// Called by the task's cancel() while armed; must not resume anything synchronously.
+    using cancel_fn = cancel_outcome (*)(cancel_hook& self);
+
+    cancel_hook(const cancel_hook&) = delete;
+    cancel_hook& operator=(const cancel_hook&) = delete;
+
+protected:
+    explicit cancel_hook(cancel_fn on_cancel) noexcept : m_on_cancel(on_cancel), m_root(nullptr) {}
+    // why a constructor that stores nothing: an awaiter that usually finishes without waiting
+    // (a free lock) then pays for nothing until it waits; bind(task, fn) sets everything.
+    cancel_hook() noexcept {}
+    ~cancel_hook() = default;
+
+    /// The task suspending in this await_suspend (no effect on it yet). A coroutine type that
+    /// is not aio's has no root: it cannot be cancelled, and the calls below do nothing.
+    template <class Promise>
+    void bind(std::coroutine_handle<Promise> task) noexcept {
+        m_root = detail::root_of(task);
+    }
+    template <class Promise>
+    void bind(std::coroutine_handle<Promise> task, cancel_fn on_cancel) noexcept {
+        m_on_cancel = on_cancel;
+        m_root = detail::root_of(task);
+    }
+    /// A cancellation waits to be delivered: do not suspend (deliver it in await_resume).
+    [[nodiscard]] bool cancel_pending() const noexcept;
+    /// Consumes a cancellation to deliver here (throw cancelled_error, or pass it on).
+    [[nodiscard]] bool take_cancel() noexcept;
+    /// From now on the task's cancel() calls this hook's function ...
+    void arm() noexcept;
+    /// ... until this (in await_resume, or when the wait ends or is destroyed). Idempotent.
+    void disarm() noexcept;
+    /// The bound task's root (nullptr: none); for the library's waits, which also read its loop.
+    [[nodiscard]] detail::task_root* bound_root() const noexcept { return m_root; }
+
+private:
+    friend class detail::task_root;
+    cancel_fn m_on_cancel;
+    detail::task_root* m_root;
+};
+
+namespace detail {
 
 /// How an awaited coroutine stands with the parent that started it (see task_promise.hpp).
 enum class await_state : std::uint8_t {
@@ -39,26 +113,6 @@ struct completion_node {
     std::uintptr_t m_next = 0;  // task_root's link word (see task_root::m_waiters)
     /// Called once the root has finished; returns a coroutine to resume, or nullptr.
     std::coroutine_handle<> (*m_on_complete)(completion_node& self, task_root& finished) = nullptr;
-};
-
-/// What a parked wait did with a cancellation (see cancel_hook).
-enum class cancel_outcome : std::uint8_t {
-    /// Passed on (to an awaited task, a gather's children, a wait_for's work): the wait resumes
-    /// the task once that has finished, and throws cancelled_error itself.
-    passed_on,
-    /// The wait stopped and queued the task: the root delivers cancelled_error at this
-    /// suspension point, whatever uncancel() does meanwhile (asyncio cancels the future).
-    stopped,
-    /// Nothing left to interrupt (the wait had ended, the task is queued to resume): the
-    /// request is pending, as for a running task, and uncancel() can withdraw it.
-    missed,
-};
-
-/// The suspension point a root is parked on, so that cancel() can interrupt it: an awaited
-/// task or gather cancels its children, a wait_for its work, a suspension leaves its list.
-/// A hook must not resume anything synchronously.
-struct cancel_hook {
-    cancel_outcome (*m_on_cancel)(cancel_hook& self) = nullptr;
 };
 
 /// The loop a root runs on, as the root sees it (event_loop implements it).
@@ -367,6 +421,25 @@ void reserve_one_more(Vector& v) {
     }
 }
 
-} // namespace aio::detail
+} // namespace detail
+
+inline bool cancel_hook::cancel_pending() const noexcept {
+    return m_root != nullptr && m_root->cancel_pending();
+}
+inline bool cancel_hook::take_cancel() noexcept {
+    return m_root != nullptr && m_root->take_pending_cancel();
+}
+inline void cancel_hook::arm() noexcept {
+    if (m_root != nullptr) {
+        m_root->park(*this);
+    }
+}
+inline void cancel_hook::disarm() noexcept {
+    if (m_root != nullptr) {
+        m_root->unpark(*this);
+    }
+}
+
+} // namespace aio
 
 #endif
