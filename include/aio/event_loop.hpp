@@ -328,9 +328,9 @@ private:
     void take_signals();
     void drain_inbox();
     // Outside work that will hand the loop work later, or already has (read the counter
-    // first: external_end() comes after its hand-in).
+    // first: external_end() comes after its hand-in); a task parked on an fd waits for such too.
     [[nodiscard]] bool outside_work_pending() const noexcept {
-        return external_pending() != 0 || m_inbox.pending();
+        return external_pending() != 0 || m_inbox.pending() || m_io_waiters != 0;
     }
     void dispatch(std::uintptr_t item);
     void start_tasks(std::size_t first, std::size_t count);
