@@ -115,7 +115,7 @@ TEST_CASE("two tasks reading one socket at once: the second is invalid_state_err
         auto first = aio::create_task(aio::sock_recv(b, 16));
         co_await aio::sleep(1ms);
         auto second = aio::sock_recv(b, 16);
-        const std::exception_ptr error = co_await exception_of(std::move(second));
+        const std::exception_ptr error = co_await exception_of(second);
         CHECK_THROWS_AS(std::rethrow_exception(error), aio::invalid_state_error);
         co_await aio::sock_sendall(a, "one");
         const std::string got = co_await first;
@@ -175,7 +175,8 @@ TEST_CASE("virtual time does not autojump past a task waiting on an fd (a thread
         aio::event_loop& loop = aio::get_running_loop();
         const auto start = loop.time();
         auto recv = aio::sock_recv(s, 16);
-        std::string got = co_await aio::wait_for(std::move(recv), 1h);  // no jump to the 1 h
+        auto timed = aio::wait_for(std::move(recv), 1h);
+        std::string got = co_await std::move(timed);  // no autojump to the 1 h
         CHECK(got == "late");
         co_return loop.time() - start;
     };

@@ -26,7 +26,8 @@ namespace aio_test {
 /// The test's body, bounded: a wait that never ends fails the test with timeout_error.
 template <class T>
 aio::task<T> within_10s(aio::task<T> body) {
-    co_return co_await aio::wait_for(std::move(body), std::chrono::seconds(10));
+    auto bounded = aio::wait_for(std::move(body), std::chrono::seconds(10));
+    co_return co_await std::move(bounded);
 }
 
 /// aio::run of within_10s(body).
@@ -84,11 +85,12 @@ inline aio::task<void> send_after(aio::socket& s, std::chrono::milliseconds dela
     co_await aio::sock_sendall(s, data);
 }
 
-// Awaits `work` (a task or a task_handle) and returns the exception it ended with, or nullptr.
-// why: a co_await inside CHECK(...) shares its full-expression with Catch's temporaries, which
-// GCC mishandles (PR 100611); tests await into a local, then check it.
+// Awaits `work` (a task, a task_handle, a wait_for: a local of the caller, taken by reference so
+// that no temporary lives inside the caller's co_await) and returns the exception it ended with,
+// or nullptr. why: a co_await inside CHECK(...) shares its full-expression with Catch's
+// temporaries, which GCC mishandles (PR 100611); tests await into a local, then check it.
 template <class Awaitable>
-aio::task<std::exception_ptr> exception_of(Awaitable work) {
+aio::task<std::exception_ptr> exception_of(Awaitable& work) {
     std::exception_ptr error;
     try {
         co_await std::move(work);
