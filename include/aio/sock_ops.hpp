@@ -85,7 +85,7 @@ inline task<std::pair<socket, address>> sock_accept(socket& listener) {
         const int fd = ::accept4(listener.fileno(), reinterpret_cast<sockaddr*>(&storage), &size,
                                  SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            socket conn = socket::from_fd(fd);  // already non-blocking: cannot fail
+            socket conn(detail::adopt_nonblocking, fd);  // accept4 made it non-blocking
             co_return std::pair<socket, address>(
                 std::move(conn),
                 address::from_native(reinterpret_cast<const sockaddr*>(&storage), size));

@@ -36,6 +36,13 @@
 
 namespace aio {
 
+namespace detail {
+struct adopt_nonblocking_t {
+    explicit adopt_nonblocking_t() = default;
+};
+inline constexpr adopt_nonblocking_t adopt_nonblocking{};
+}  // namespace detail
+
 class socket {
 public:
     /// No socket (is_open() is false).
@@ -59,6 +66,9 @@ public:
         s.m_fd = fd;
         return s;
     }
+    /// Takes ownership of `fd`, already non-blocking and close-on-exec (accept4's): no system
+    /// call. For <aio/sock_ops.hpp>.
+    socket(detail::adopt_nonblocking_t, int fd) noexcept : m_fd(fd) {}
     /// A connected pair (socket.socketpair()): AF_UNIX and SOCK_STREAM by default.
     static std::pair<socket, socket> pair(int family = AF_UNIX, int type = SOCK_STREAM) {
         int fds[2];
