@@ -163,9 +163,9 @@ TEST_CASE("a loop closed while a task waits on an fd leaves the socket safe to c
 TEST_CASE("virtual time does not autojump past a task waiting on an fd (a thread writes it)",
           "[fd_watch][real_time]") {
     auto [a, b] = aio::socket::pair();
-    std::thread writer([&a] {
+    std::thread writer([fd = a.fileno()] {  // an fd: clang 14 cannot capture a binding
         std::this_thread::sleep_for(20ms);
-        (void)::send(a.fileno(), "late", 4, MSG_NOSIGNAL);
+        (void)::send(fd, "late", 4, MSG_NOSIGNAL);
     });
     auto body = [](aio::socket& s) -> aio::task<std::chrono::steady_clock::duration> {
         aio::event_loop& loop = aio::get_running_loop();
@@ -184,9 +184,9 @@ TEST_CASE("virtual time does not autojump past a task waiting on an fd (a thread
 TEST_CASE("virtual time reports no deadlock while a task waits on an fd (a thread writes it)",
           "[fd_watch][real_time]") {
     auto [a, b] = aio::socket::pair();
-    std::thread writer([&a] {
+    std::thread writer([fd = a.fileno()] {  // an fd: clang 14 cannot capture a binding
         std::this_thread::sleep_for(20ms);
-        (void)::send(a.fileno(), "x", 1, MSG_NOSIGNAL);
+        (void)::send(fd, "x", 1, MSG_NOSIGNAL);
     });
     CHECK(aio::run(aio::sock_recv(b, 16), aio::virtual_time) == "x");
     writer.join();
