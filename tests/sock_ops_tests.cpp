@@ -281,6 +281,45 @@ TEST_CASE("a cancelled sock_accept leaves the listener usable: a later accept ge
     CHECK(run_bounded(body()) == "accepted");
 }
 
+TEST_CASE("a cancelled sock_sendall drops the writable interest; a later sendall still works",
+          "[sock_ops]") {
+    auto body = []() -> aio::task<std::string> {
+        auto [a, b] = aio::socket::pair();
+        const std::string big(1 << 20, 'x');
+        auto writer = aio::create_task(aio::sock_sendall(a, big));
+        co_await aio::sleep(1ms);
+        REQUIRE(a.watch().waiting(io_events::writable));
+        writer.cancel();
+        const std::exception_ptr error = co_await exception_of(writer);
+        CHECK_THROWS_AS(std::rethrow_exception(error), aio::cancelled_error);
+        CHECK(a.watch().interest() == io_events::none);
+        std::vector<std::byte> sink(1 << 16);
+        std::size_t drained = 0;
+        while (drained < big.size()) {  // what the cancelled sendall sent, at most all of it
+            const ssize_t n = ::recv(b.fileno(), sink.data(), sink.size(), 0);
+            if (n <= 0) {
+                break;  // EAGAIN: all that was sent has been read
+            }
+            drained += static_cast<std::size_t>(n);
+        }
+        CHECK(drained < big.size());  // the cancel stopped it part-way
+        co_await aio::sock_sendall(a, "after");
+        co_return co_await recv_exactly(b, 5);
+    };
+    CHECK(run_bounded(body()) == "after");
+}
+
+TEST_CASE("aio::run cancels a task left waiting on a socket and returns", "[sock_ops]") {
+    auto [a, b] = aio::socket::pair();
+    auto body = [](aio::socket& s) -> aio::task<int> {
+        (void)aio::create_task(aio::sock_recv(s, 16));  // never gets data
+        co_await aio::sleep(1ms);
+        co_return 7;
+    };
+    CHECK(aio::run(body(b)) == 7);
+    CHECK(b.watch().interest() == io_events::none);  // the leftover's cancel dropped it
+}
+
 TEST_CASE("wait_for around a sock_recv with no data times out; the socket stays usable",
           "[sock_ops]") {
     auto body = []() -> aio::task<std::string> {
