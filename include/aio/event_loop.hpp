@@ -10,9 +10,10 @@
 //
 // One iteration: take what other threads handed in (call_soon_threadsafe); if nothing is ready,
 // block in the poller (detail/poller.hpp: epoll, or a condition variable) until the earliest
-// timer is due or another thread wakes it; move every expired timer's coroutine to the ready
-// queue; run exactly the items that were ready when the iteration began (so a task that keeps
-// yielding cannot starve the others — asyncio's `ntodo`).
+// timer is due, a watched fd is ready (its waiting task is queued: detail/fd_watch.hpp) or
+// another thread wakes it (busy, with tasks waiting on fds, it only polls it); move every
+// expired timer's coroutine to the ready queue; run exactly the items that were ready when the
+// iteration began (so a task that keeps yielding cannot starve the others — asyncio's `ntodo`).
 //
 // Threads: the loop belongs to the thread that runs it. call_soon_threadsafe() is the one
 // member that any thread may call (it wakes a blocked loop); every other member, and every
@@ -30,8 +31,8 @@
 //
 // A waiting loop never reports a deadlock on real time (another thread may still call
 // call_soon_threadsafe, as in asyncio, which then hangs); on virtual time it does when nothing
-// is ready, no timer can fire and no outside work (detail: external_begin/external_end, or a
-// call_soon_threadsafe in flight) is pending.
+// is ready, no timer can fire and no outside work (detail: external_begin/external_end, a
+// call_soon_threadsafe in flight, a task waiting on an fd) is pending.
 //
 // Lifetime rules: the loop owns every created task until it finishes. close() (or the
 // destructor) drops what is still pending: frames are destroyed as soon as no handle refers to
