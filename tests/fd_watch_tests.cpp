@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <ctime>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -103,6 +104,23 @@ TEST_CASE("a loop that always has work ready still hears its fds", "[fd_watch]")
         co_return yields;
     };
     CHECK(run_bounded(body()) < 100000);
+}
+
+TEST_CASE("a loop whose only task waits on an fd blocks instead of spinning (a thread writes it)",
+          "[fd_watch][real_time]") {
+    // 200 ms of waiting for data that a thread sends then must cost (almost) no CPU.
+    auto [a, b] = aio::socket::pair();
+    std::thread writer([fd = a.fileno()] {  // an fd: clang 14 cannot capture a binding
+        std::this_thread::sleep_for(200ms);
+        (void)::send(fd, "x", 1, MSG_NOSIGNAL);
+    });
+    const std::clock_t cpu_start = std::clock();
+    const std::string got = aio::run(aio::sock_recv(b, 16));
+    const double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+    writer.join();
+    CAPTURE(cpu_seconds);
+    CHECK(got == "x");
+    CHECK(cpu_seconds < 0.020);
 }
 
 TEST_CASE("two tasks reading one socket at once: the second is invalid_state_error", "[fd_watch]") {
