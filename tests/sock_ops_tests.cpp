@@ -320,7 +320,7 @@ TEST_CASE("aio::run cancels a task left waiting on a socket and returns", "[sock
     CHECK(b.watch().interest() == io_events::none);  // the leftover's cancel dropped it
 }
 
-TEST_CASE("wait_for around a sock_recv with no data times out; the socket stays usable",
+TEST_CASE("wait_for around a sock_recv with no data times out, and the socket stays usable",
           "[sock_ops]") {
     auto body = []() -> aio::task<std::string> {
         auto [a, b] = aio::socket::pair();
