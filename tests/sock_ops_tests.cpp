@@ -114,7 +114,7 @@ TEST_CASE("a socket is non-blocking and close-on-exec, and close() is idempotent
     CHECK_THROWS_AS(moved.listen(), std::system_error);
 }
 
-TEST_CASE("from_fd adopts an fd and makes it non-blocking; detach gives it back", "[socket]") {
+TEST_CASE("from_fd adopts an fd and makes it non-blocking, and detach gives it back", "[socket]") {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd >= 0);
     aio::socket s = aio::socket::from_fd(fd);
@@ -281,7 +281,7 @@ TEST_CASE("a cancelled sock_accept leaves the listener usable: a later accept ge
     CHECK(run_bounded(body()) == "accepted");
 }
 
-TEST_CASE("a cancelled sock_sendall drops the writable interest; a later sendall still works",
+TEST_CASE("a cancelled sock_sendall drops the writable interest, and a later sendall works",
           "[sock_ops]") {
     auto body = []() -> aio::task<std::string> {
         auto [a, b] = aio::socket::pair();
