@@ -128,7 +128,7 @@ TEST_CASE("a cancelled drain leaves the writer usable: a later drain completes",
     CHECK(run_bounded(body()) == 1024 * 1024);
 }
 
-TEST_CASE("destroying a writer with unsent data cancels its flusher; the socket stays open",
+TEST_CASE("destroying a writer with unsent data cancels its flusher: the socket stays open",
           "[stream_writer]") {
     auto body = []() -> aio::task<bool> {
         auto [a, b] = aio::socket::pair();
