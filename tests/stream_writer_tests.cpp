@@ -21,8 +21,10 @@
 #include <chrono>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -142,6 +144,88 @@ TEST_CASE("destroying a writer with unsent data cancels its flusher: the socket 
         co_return a.is_open();
     };
     CHECK(run_bounded(body()));
+}
+
+TEST_CASE("destroying a writer while a task waits in drain wakes that task with ECONNABORTED",
+          "[stream_writer]") {
+    auto body = []() -> aio::task<std::exception_ptr> {
+        auto [a, b] = aio::socket::pair();
+        auto writer = std::make_unique<aio::stream_writer>(a);
+        writer->write(std::string(1024 * 1024, 'd'));  // past the high-water mark: paused
+        auto drain = [](aio::stream_writer& w) -> aio::task<void> { co_await w.drain(); };
+        auto drainer = aio::create_task(drain(*writer));
+        co_await aio::sleep(1ms);
+        REQUIRE_FALSE(drainer.done());
+        writer.reset();  // nobody reads b: the drainer would wait for ever
+        co_return co_await exception_of(drainer);
+    };
+    CHECK(errno_of(run_bounded(body())) == ECONNABORTED);
+}
+
+TEST_CASE("close sends what is buffered, then closes the socket, and wait_closed returns",
+          "[stream_writer]") {
+    auto body = []() -> aio::task<std::size_t> {
+        auto [a, b] = aio::socket::pair();
+        aio::stream_writer writer(a);
+        writer.write(std::string(1024 * 1024, 'c'));
+        writer.close();
+        CHECK(writer.is_closing());
+        writer.write("dropped after close");
+        aio::stream_reader reader(b);
+        auto read_all = reader.read();
+        auto closed = writer.wait_closed();
+        auto all = co_await aio::gather(std::move(read_all), std::move(closed));
+        CHECK_FALSE(a.is_open());
+        co_return std::get<0>(all).size();
+    };
+    CHECK(run_bounded(body()) == 1024 * 1024);
+}
+
+TEST_CASE("a writer's close wakes a read on the same socket with end of stream",
+          "[stream_writer]") {
+    auto body = []() -> aio::task<std::string> {
+        auto [a, b] = aio::socket::pair();
+        auto shared = std::make_shared<aio::socket>(std::move(a));
+        aio::stream_reader reader(shared);
+        aio::stream_writer writer(shared);
+        auto reading = aio::create_task(reader.read(100));
+        co_await aio::sleep(1ms);
+        REQUIRE_FALSE(reading.done());
+        writer.close();
+        co_await writer.wait_closed();
+        std::string got = co_await reading;
+        CHECK(reader.at_eof());
+        co_return got;
+    };
+    CHECK(run_bounded(body()).empty());
+}
+
+TEST_CASE("a shared socket closes when the last of its reader and writer goes", "[stream_writer]") {
+    auto [a, b] = aio::socket::pair();
+    auto shared = std::make_shared<aio::socket>(std::move(a));
+    std::weak_ptr<aio::socket> watch = shared;
+    auto reader = std::make_unique<aio::stream_reader>(shared);
+    aio::stream_writer writer(std::move(shared));
+    aio::stream_writer moved(std::move(writer));
+    reader.reset();
+    CHECK_FALSE(watch.expired());
+    { aio::stream_writer last(std::move(moved)); }
+    CHECK(watch.expired());
+}
+
+TEST_CASE("abort drops the buffer and closes at once: drain throws ECONNABORTED",
+          "[stream_writer]") {
+    auto body = []() -> aio::task<std::exception_ptr> {
+        auto [a, b] = aio::socket::pair();
+        aio::stream_writer writer(a);
+        writer.write(std::string(1024 * 1024, 'a'));
+        writer.abort();
+        CHECK_FALSE(a.is_open());
+        CHECK(writer.buffer_size() == 0);
+        auto drain = writer.drain();
+        co_return co_await exception_of(drain);
+    };
+    CHECK(errno_of(run_bounded(body())) == ECONNABORTED);
 }
 
 #endif  // AIO_POLLER_EPOLL

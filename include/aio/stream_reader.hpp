@@ -16,8 +16,13 @@
 // One task at a time may read (a second: invalid_state_error, from the fd's reader slot).
 // Cancelling a read leaves the buffer as it was: a receive that was cancelled received nothing.
 //
-// Lifetime: the reader refers to its socket, which must outlive it. Streams (open_connection,
-// start_server, the writer) are not here yet.
+// A socket closed under the reader (its writer's close() or abort()) reads as end of stream, as
+// asyncio's connection_lost feeds EOF.
+//
+// Lifetime: a reader made by open_connection or a server (<aio/streams.hpp>) shares its socket
+// with its writer (a std::shared_ptr): the socket closes when the last of the two goes (or at
+// the writer's close()). A reader made from a `socket&` refers to it, and that socket must
+// outlive it. Movable while no read is in progress.
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_STREAM_READER_HPP_INCLUDED
 #define AIO_STREAM_READER_HPP_INCLUDED
@@ -35,6 +40,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 namespace aio {
@@ -77,6 +83,11 @@ public:
         if (limit == 0) {
             throw std::invalid_argument("aio::stream_reader: the limit must be positive");
         }
+    }
+    /// Reads from a socket it shares (with a stream_writer, say): see the header comment.
+    explicit stream_reader(std::shared_ptr<socket> sock, std::size_t limit = default_limit)
+        : stream_reader(*checked(sock), limit) {
+        m_owner = std::move(sock);
     }
 
     /// Up to `n` bytes (at least one unless at end of stream); n < 0: everything until end of
@@ -178,12 +189,28 @@ public:
     [[nodiscard]] std::size_t limit() const noexcept { return m_limit; }
 
 private:
-    // One receive into the free space after the buffered bytes (at least `chunk` of it).
+    static socket* checked(const std::shared_ptr<socket>& sock) {
+        if (sock == nullptr) {
+            throw std::invalid_argument("aio::stream_reader: no socket");
+        }
+        return sock.get();
+    }
+    // One receive into the free space after the buffered bytes (at least `chunk` of it). A
+    // socket closed here (before or during the receive) is end of stream.
     task<void> fill() {
         static constexpr std::size_t chunk = std::size_t{64} * 1024;
         reserve(chunk);
         const std::span<char> room(m_data.get() + m_end, m_capacity - m_end);
-        const std::size_t n = co_await sock_recv_into(*m_sock, room);
+        std::size_t n = 0;
+        if (m_sock->is_open()) {
+            try {
+                n = co_await sock_recv_into(*m_sock, room);
+            } catch (const std::system_error&) {
+                if (m_sock->is_open()) {
+                    throw;
+                }
+            }
+        }
         if (n == 0) {
             m_eof = true;
         }
@@ -228,6 +255,7 @@ private:
     }
 
     socket* m_sock;
+    std::shared_ptr<socket> m_owner;  // null when made from a socket&
     std::size_t m_limit;
     std::unique_ptr<char[]> m_data;
     std::size_t m_capacity = 0;

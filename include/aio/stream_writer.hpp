@@ -17,118 +17,46 @@
 // and thrown by the next drain(); later writes are dropped. write_eof() shuts the sending side
 // down once the buffer is empty.
 //
-// Lifetime: the writer refers to its socket, which must outlive it. Destroying the writer
-// cancels its flusher and drops what was not sent (asyncio's transport.abort()); drain() first
-// to send it all. One task at a time may drain. Streams (open_connection, start_server, a
-// stream's close and wait_closed) are not here yet.
+// close() is transport.close(): what is buffered is still sent, then the socket is closed;
+// co_await wait_closed() returns once it is (and throws the send error that ended the
+// connection, if any, as asyncio's does). abort() closes at once and drops the buffer.
+//
+// Lifetime: a writer made by open_connection or a server (<aio/streams.hpp>) shares its socket
+// with its reader (a std::shared_ptr): the socket closes at close(), or when the last of the
+// two goes. A writer made from a `socket&` refers to it, and that socket must outlive it.
+// Destroying the writer cancels its flusher and drops what was not sent (asyncio's abort());
+// a task waiting in drain() or wait_closed() then wakes, drain() with std::system_error
+// ECONNABORTED if bytes were dropped. drain() (or close() and wait_closed()) first to send it
+// all. One task at a time may drain. A moved-from writer may only be destroyed or assigned to.
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_STREAM_WRITER_HPP_INCLUDED
 #define AIO_STREAM_WRITER_HPP_INCLUDED
 
-#include "event.hpp"
+#include "detail/writer_state.hpp"
+#include "errors.hpp"
 #include "event_loop.hpp"
 #include "sock_ops.hpp"
 #include "socket.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
 
-#include <cerrno>
 #include <cstddef>
-#include <exception>
 #include <initializer_list>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 
-#include <sys/socket.h>
-
 namespace aio {
-
-namespace detail {
-
-// What the writer and its flusher task share: the flusher may outlive the writer by a few
-// iterations (it ends with the cancellation the writer's destructor asked for).
-struct writer_state {
-    socket* m_sock;  // nullptr once the writer is gone
-    std::string m_buffer;
-    std::size_t m_sent = 0;  // of m_buffer, already sent
-    std::size_t m_high;
-    std::size_t m_low;
-    bool m_paused = false;  // past the high-water mark, not yet back to the low one
-    bool m_flushing = false;
-    bool m_eof_requested = false;
-    std::exception_ptr m_error;
-    event m_resumed;  // set while not paused
-
-    [[nodiscard]] std::size_t pending() const noexcept { return m_buffer.size() - m_sent; }
-    void consumed(std::size_t n) {
-        m_sent += n;
-        if (m_sent == m_buffer.size()) {
-            m_buffer.clear();
-            m_sent = 0;
-        } else if (m_sent > m_buffer.size() / 2) {  // keep the buffer from creeping
-            m_buffer.erase(0, m_sent);
-            m_sent = 0;
-        }
-        if (m_paused && pending() <= m_low) {
-            m_paused = false;
-            m_resumed.set();
-        }
-    }
-    void failed(std::exception_ptr error) {
-        m_error = std::move(error);
-        m_buffer.clear();
-        m_sent = 0;
-        m_paused = false;
-        m_resumed.set();
-    }
-    // Sends what the socket takes now: false once it would block.
-    bool send_some() {
-        while (pending() != 0) {
-            const ssize_t n =
-                ::send(m_sock->fileno(), m_buffer.data() + m_sent, pending(), MSG_NOSIGNAL);
-            if (n >= 0) {
-                consumed(static_cast<std::size_t>(n));
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                return false;
-            } else if (errno != EINTR) {
-                throw std::system_error(errno, std::system_category(), "aio::stream_writer");
-            }
-        }
-        if (m_eof_requested && ::shutdown(m_sock->fileno(), SHUT_WR) < 0 && errno != ENOTCONN) {
-            throw std::system_error(errno, std::system_category(), "aio::stream_writer::write_eof");
-        }
-        m_eof_requested = false;
-        return true;
-    }
-};
-
-inline task<void> flush_writer(std::shared_ptr<writer_state> state) {
-    try {
-        while (state->m_sock != nullptr && !state->send_some()) {
-            state->m_sock->watch().not_ready(io_events::writable);
-            co_await wait_writable(state->m_sock->watch());
-        }
-    } catch (const cancelled_error&) {
-        state->m_flushing = false;
-        throw;
-    } catch (...) {
-        state->failed(std::current_exception());
-    }
-    state->m_flushing = false;
-}
-
-}  // namespace detail
 
 class stream_writer {
 public:
     static constexpr std::size_t default_high_water = std::size_t{64} * 1024;  // asyncio's
 
-    /// Writes to `sock`; the low-water mark defaults to a quarter of the high one (asyncio's).
+    /// Writes to `sock`, which must outlive the writer; the low-water mark defaults to a quarter
+    /// of the high one (asyncio's).
     explicit stream_writer(socket& sock, std::size_t high_water = default_high_water,
                            std::optional<std::size_t> low_water = std::nullopt)
         : m_state(std::make_shared<detail::writer_state>()) {
@@ -141,20 +69,30 @@ public:
         m_state->m_low = low;
         m_state->m_resumed.set();
     }
-    stream_writer(const stream_writer&) = delete;
-    stream_writer& operator=(const stream_writer&) = delete;
-    ~stream_writer() {
-        m_state->m_sock = nullptr;
-        if (m_flusher.valid()) {
-            m_flusher.cancel();
-        }
+    /// Writes to a socket it shares (with a stream_reader, say): see the header comment.
+    explicit stream_writer(std::shared_ptr<socket> sock,
+                           std::size_t high_water = default_high_water,
+                           std::optional<std::size_t> low_water = std::nullopt)
+        : stream_writer(*checked(sock), high_water, low_water) {
+        m_owner = std::move(sock);
     }
+    stream_writer(stream_writer&& other) noexcept = default;
+    stream_writer& operator=(stream_writer&& other) noexcept {
+        if (this != &other) {
+            abandon();
+            m_state = std::move(other.m_state);
+            m_flusher = std::move(other.m_flusher);
+            m_owner = std::move(other.m_owner);
+        }
+        return *this;
+    }
+    ~stream_writer() { abandon(); }
 
     /// Sends what the socket takes now and buffers the rest (never suspends). After a send
-    /// error, or write_eof(), the data is dropped (the error comes from drain()).
+    /// error, write_eof() or close(), the data is dropped (the error comes from drain()).
     void write(std::string_view data) {
-        detail::writer_state& s = *m_state;
-        if (s.m_error || s.m_eof_requested || data.empty()) {
+        detail::writer_state& s = state();
+        if (s.m_error || s.m_eof_requested || s.m_closing || data.empty()) {
             return;
         }
         s.m_buffer.append(data);
@@ -189,33 +127,65 @@ public:
     /// Waits until the buffer is down to the low-water mark if it went past the high one;
     /// returns at once otherwise. Throws the send error that stopped the writer, if any.
     task<void> drain() {
-        const std::shared_ptr<detail::writer_state> state = m_state;
-        if (!state->m_resumed.is_set()) {
-            co_await state->m_resumed.wait();
+        const std::shared_ptr<detail::writer_state> s = m_state;
+        if (s == nullptr) {
+            throw invalid_state_error("aio::stream_writer: moved from");
         }
-        if (state->m_error) {
-            std::rethrow_exception(state->m_error);
+        if (!s->m_resumed.is_set()) {
+            co_await s->m_resumed.wait();
+        }
+        if (s->m_error) {
+            std::rethrow_exception(s->m_error);
         }
     }
 
     /// Shuts the sending side down (SHUT_WR) once what is buffered has been sent.
     void write_eof() {
-        detail::writer_state& s = *m_state;
-        if (s.m_error) {
+        detail::writer_state& s = state();
+        if (s.m_error || s.m_closing) {
             return;
         }
         s.m_eof_requested = true;
-        if (!s.m_flushing) {
-            try {
-                if (!s.send_some()) {
-                    start_flusher();
-                }
-            } catch (...) {
-                s.failed(std::current_exception());
-            }
-        }
+        kick();
     }
     [[nodiscard]] bool can_write_eof() const noexcept { return true; }
+
+    /// Closes the socket once what is buffered has been sent (writer.close()); idempotent.
+    void close() {
+        detail::writer_state& s = state();
+        if (s.m_closing) {
+            return;
+        }
+        s.m_closing = true;
+        if (s.m_error) {
+            s.close_now();
+            return;
+        }
+        kick();
+    }
+    /// close() was called (writer.is_closing()).
+    [[nodiscard]] bool is_closing() const noexcept { return m_state && m_state->m_closing; }
+    /// Waits until the socket is closed; throws the send error that ended the connection.
+    task<void> wait_closed() {
+        const std::shared_ptr<detail::writer_state> s = m_state;
+        if (s == nullptr) {
+            throw invalid_state_error("aio::stream_writer: moved from");
+        }
+        co_await s->m_closed.wait();
+        if (s->m_error) {
+            std::rethrow_exception(s->m_error);
+        }
+    }
+    /// Closes at once and drops the buffer (transport.abort()).
+    void abort() {
+        detail::writer_state& s = state();
+        s.m_closing = true;
+        if (m_flusher.valid()) {
+            m_flusher.cancel();
+        }
+        s.drop_all();
+        s.close_now();
+    }
 
     /// Bytes written and not yet sent (transport.get_write_buffer_size()).
     [[nodiscard]] std::size_t buffer_size() const noexcept { return m_state->pending(); }
@@ -223,8 +193,39 @@ public:
     [[nodiscard]] std::pair<std::size_t, std::size_t> write_buffer_limits() const noexcept {
         return {m_state->m_low, m_state->m_high};
     }
+    /// The peer's and the local address (get_extra_info('peername') / ('sockname')).
+    [[nodiscard]] address peername() const { return state().m_sock->getpeername(); }
+    [[nodiscard]] address sockname() const { return state().m_sock->getsockname(); }
+    /// The socket written to (get_extra_info('socket')).
+    [[nodiscard]] socket& get_socket() const { return *state().m_sock; }
 
 private:
+    static socket* checked(const std::shared_ptr<socket>& sock) {
+        if (sock == nullptr) {
+            throw std::invalid_argument("aio::stream_writer: no socket");
+        }
+        return sock.get();
+    }
+    detail::writer_state& state() const {
+        if (m_state == nullptr) {
+            throw invalid_state_error("aio::stream_writer: moved from");
+        }
+        return *m_state;
+    }
+    // Sends now what the socket takes, or leaves it to a flusher, for write_eof and close.
+    void kick() {
+        detail::writer_state& s = *m_state;
+        if (s.m_flushing) {
+            return;  // it does the write_eof or close once the buffer is sent
+        }
+        try {
+            if (!s.send_some()) {
+                start_flusher();
+            }
+        } catch (...) {
+            s.failed(std::current_exception());
+        }
+    }
     void start_flusher() {
         m_state->m_flushing = true;
         try {
@@ -234,9 +235,30 @@ private:
             throw;
         }
     }
+    // The writer goes: the flusher stops, waiters wake (bytes dropped: drain() throws).
+    void abandon() noexcept {
+        if (m_state == nullptr) {
+            return;
+        }
+        if (m_flusher.valid()) {
+            m_flusher.cancel();
+        }
+        try {
+            m_state->drop_all();
+        } catch (...) {  // bad_alloc making the error: the waiters still wake
+            m_state->m_paused = false;
+            m_state->m_resumed.set();
+        }
+        m_state->m_sock = nullptr;
+        m_state->m_closed.set();
+        m_state.reset();
+        m_flusher = task_handle<void>();
+        m_owner.reset();  // closes the socket if the reader has gone too
+    }
 
     std::shared_ptr<detail::writer_state> m_state;
     task_handle<void> m_flusher;
+    std::shared_ptr<socket> m_owner;  // null when made from a socket&
 };
 
 }  // namespace aio
