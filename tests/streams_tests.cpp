@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -79,6 +80,43 @@ aio::task<std::string> echo_through(std::string host, std::uint16_t port, std::s
     co_await writer.wait_closed();
     co_return back;
 }
+
+// Captures what the process writes to stderr (fd 2) while it lives.
+class stderr_capture {
+public:
+    stderr_capture() : m_file(std::tmpfile()), m_saved(::dup(STDERR_FILENO)) {
+        std::fflush(stderr);
+        ::dup2(::fileno(m_file), STDERR_FILENO);
+    }
+    stderr_capture(const stderr_capture&) = delete;
+    stderr_capture& operator=(const stderr_capture&) = delete;
+    ~stderr_capture() {
+        restore();
+        std::fclose(m_file);
+    }
+    // Restores stderr; returns what was written meanwhile.
+    std::string text() {
+        restore();
+        std::string out;
+        std::rewind(m_file);
+        for (int c = std::fgetc(m_file); c != EOF; c = std::fgetc(m_file)) {
+            out += static_cast<char>(c);
+        }
+        return out;
+    }
+
+private:
+    void restore() {
+        if (m_saved >= 0) {
+            std::fflush(stderr);
+            ::dup2(m_saved, STDERR_FILENO);
+            ::close(m_saved);
+            m_saved = -1;
+        }
+    }
+    std::FILE* m_file;
+    int m_saved;
+};
 
 std::uint16_t port_of(const aio::server& s) {
     REQUIRE_FALSE(s.addresses().empty());
@@ -286,7 +324,11 @@ TEST_CASE("a handler's exception closes only its own connection and the server k
         server.close();
         co_await server.wait_closed();
     };
+    stderr_capture captured;
     run_bounded(body());
+    const std::string reported = captured.text();
+    CHECK(reported.find("unhandled exception in a start_server handler") != std::string::npos);
+    CHECK(reported.find("the handler failed on purpose") != std::string::npos);
 }
 
 TEST_CASE("cancelling serve_forever closes the server", "[streams]") {

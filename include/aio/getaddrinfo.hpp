@@ -55,14 +55,15 @@ inline const std::error_category& gai_category() noexcept {
 /// category (or the errno, for EAI_SYSTEM), what() names the host and gai_strerror's reason.
 class gai_error : public std::system_error {
 public:
-    gai_error(int eai_code, const std::string& host, std::uint16_t port)
-        : std::system_error(code_of(eai_code),
+    /// `sys_errno`: getaddrinfo's errno, for EAI_SYSTEM (read before anything can change it).
+    gai_error(int eai_code, const std::string& host, std::uint16_t port, int sys_errno = errno)
+        : std::system_error(code_of(eai_code, sys_errno),
                             "aio::getaddrinfo " + host + ':' + std::to_string(port)) {}
 
 private:
-    static std::error_code code_of(int eai_code) noexcept {
+    static std::error_code code_of(int eai_code, int sys_errno) noexcept {
         if (eai_code == EAI_SYSTEM) {
-            return {errno, std::system_category()};
+            return {sys_errno, std::system_category()};
         }
         return {eai_code, detail::gai_category()};
     }
