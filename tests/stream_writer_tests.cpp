@@ -228,4 +228,14 @@ TEST_CASE("abort drops the buffer and closes at once: drain throws ECONNABORTED"
     CHECK(errno_of(run_bounded(body())) == ECONNABORTED);
 }
 
+TEST_CASE("a moved-from writer's calls are invalid_state_error", "[stream_writer]") {
+    auto [a, b] = aio::socket::pair();
+    aio::stream_writer writer(a);
+    aio::stream_writer moved(std::move(writer));
+    CHECK_THROWS_AS(writer.write("x"), aio::invalid_state_error);
+    CHECK_THROWS_AS(writer.close(), aio::invalid_state_error);
+    CHECK_THROWS_AS((void)writer.buffer_size(), aio::invalid_state_error);
+    CHECK(moved.buffer_size() == 0);
+}
+
 #endif  // AIO_POLLER_EPOLL

@@ -7,6 +7,10 @@
 //     await writer.drain()                      co_await writer.drain();
 //     writer.write_eof()                        writer.write_eof();
 //     writer.transport.get_write_buffer_size()  writer.buffer_size()
+//     writer.close()                            writer.close();
+//     await writer.wait_closed()                co_await writer.wait_closed();
+//     writer.transport.abort()                  writer.abort();
+//     writer.get_extra_info('peername')         writer.peername()
 //
 // write() never blocks nor suspends: it sends at once what the socket takes and keeps the rest
 // in a buffer that a flusher task (one at a time, created on the running loop when a write
@@ -27,7 +31,7 @@
 // Destroying the writer cancels its flusher and drops what was not sent (asyncio's abort());
 // a task waiting in drain() or wait_closed() then wakes, drain() with std::system_error
 // ECONNABORTED if bytes were dropped. drain() (or close() and wait_closed()) first to send it
-// all. One task at a time may drain. A moved-from writer may only be destroyed or assigned to.
+// all. One task at a time may drain. A moved-from writer's calls throw invalid_state_error.
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_STREAM_WRITER_HPP_INCLUDED
 #define AIO_STREAM_WRITER_HPP_INCLUDED
@@ -188,10 +192,10 @@ public:
     }
 
     /// Bytes written and not yet sent (transport.get_write_buffer_size()).
-    [[nodiscard]] std::size_t buffer_size() const noexcept { return m_state->pending(); }
+    [[nodiscard]] std::size_t buffer_size() const { return state().pending(); }
     /// The (low, high) water marks (transport.get_write_buffer_limits()).
-    [[nodiscard]] std::pair<std::size_t, std::size_t> write_buffer_limits() const noexcept {
-        return {m_state->m_low, m_state->m_high};
+    [[nodiscard]] std::pair<std::size_t, std::size_t> write_buffer_limits() const {
+        return {state().m_low, state().m_high};
     }
     /// The peer's and the local address (get_extra_info('peername') / ('sockname')).
     [[nodiscard]] address peername() const { return state().m_sock->getpeername(); }
