@@ -238,6 +238,45 @@ TEST_CASE("echo over IPv6 ::1 and over a Unix domain socket path", "[streams]") 
     run_bounded(body());
 }
 
+TEST_CASE("start_server on an address in use is std::system_error EADDRINUSE naming it",
+          "[streams]") {
+    auto body = []() -> aio::task<void> {
+        aio::server first = co_await aio::start_server(echo, "127.0.0.1", 0);
+        const std::uint16_t port = port_of(first);
+        auto second = aio::start_server(echo, "127.0.0.1", port);
+        const std::exception_ptr error = co_await exception_of(second);
+        CHECK(errno_of(error) == EADDRINUSE);
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::system_error& e) {
+            CHECK(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)) !=
+                  std::string::npos);
+        }
+        auto trip = echo_through("127.0.0.1", port, "first still serves");
+        const std::string back = co_await std::move(trip);
+        CHECK(back == "first still serves");
+    };
+    run_bounded(body());
+}
+
+TEST_CASE("a second serve_forever at once, or one on a closed server, is invalid_state_error",
+          "[streams]") {
+    auto body = []() -> aio::task<void> {
+        aio::server server = co_await aio::start_server(echo, "127.0.0.1", 0);
+        auto serving = aio::create_task(server.serve_forever());
+        co_await aio::sleep(0ms);
+        auto again = server.serve_forever();
+        const std::exception_ptr twice = co_await exception_of(again);
+        CHECK_THROWS_AS(std::rethrow_exception(twice), aio::invalid_state_error);
+        server.close();
+        co_await serving;  // returns once the server is closed
+        auto closed = server.serve_forever();
+        const std::exception_ptr after = co_await exception_of(closed);
+        CHECK_THROWS_AS(std::rethrow_exception(after), aio::invalid_state_error);
+    };
+    run_bounded(body());
+}
+
 TEST_CASE("one server serves 1000 concurrent clients", "[streams]") {
     rlimit files{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
