@@ -338,6 +338,54 @@ TEST_CASE("server close stops listening, its connected clients go on, wait_close
     run_bounded(body());
 }
 
+TEST_CASE("close_clients ends the connections that are left: the clients read end of stream",
+          "[streams]") {
+    auto body = []() -> aio::task<void> {
+        aio::server server = co_await aio::start_server(echo, "127.0.0.1", 0);
+        const std::uint16_t port = port_of(server);
+        auto [reader1, writer1] = co_await aio::open_connection("127.0.0.1", port);
+        auto [reader2, writer2] = co_await aio::open_connection("127.0.0.1", port);
+        writer1.write("one\n");
+        writer2.write("two\n");
+        const std::string one = co_await reader1.readline();
+        const std::string two = co_await reader2.readline();
+        CHECK(one + two == "one\ntwo\n");
+        CHECK(server.connections() == 2);
+        server.close();
+        server.close_clients();  // the handlers wait in read: they see end of stream
+        co_await server.wait_closed();
+        CHECK(server.connections() == 0);
+        const std::string end1 = co_await reader1.read();
+        const std::string end2 = co_await reader2.read();
+        CHECK(end1.empty());
+        CHECK(end2.empty());
+    };
+    run_bounded(body());
+}
+
+TEST_CASE("abort_clients wakes a handler waiting in drain with ECONNABORTED", "[streams]") {
+    auto body = []() -> aio::task<void> {
+        std::exception_ptr drained;
+        auto flood = [&drained](aio::stream_reader&,
+                                aio::stream_writer& writer) -> aio::task<void> {
+            writer.write(std::string(4 * 1024 * 1024, 'f'));  // the client does not read
+            auto draining = writer.drain();
+            drained = co_await exception_of(draining);
+        };
+        aio::server server = co_await aio::start_server(flood, "127.0.0.1", 0);
+        auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port_of(server));
+        for (int i = 0; i < 1000 && server.connections() == 0; ++i) {
+            co_await aio::sleep(1ms);
+        }
+        co_await aio::sleep(5ms);  // the handler waits in drain
+        server.close();
+        server.abort_clients();
+        co_await server.wait_closed();
+        CHECK(errno_of(drained) == ECONNABORTED);
+    };
+    run_bounded(body());
+}
+
 TEST_CASE("a handler's exception closes only its own connection and the server keeps serving",
           "[streams]") {
     auto body = []() -> aio::task<void> {

@@ -10,6 +10,7 @@
 //     await server.serve_forever()            co_await server.serve_forever();
 //     server.close()                          server.close();
 //     await server.wait_closed()              co_await server.wait_closed();
+//     server.close_clients()                  server.close_clients();
 //     await asyncio.start_unix_server(        co_await aio::start_unix_server(handle, path);
 //         handle, path)
 //
@@ -27,9 +28,10 @@
 //
 // close() stops listening (the listening sockets close) and leaves the connections running;
 // wait_closed() returns once the server is closed and every handler has finished (asyncio
-// 3.12). serve_forever() waits until close(); cancelling it closes the server. Destroying the
-// server handle closes it too. Lifetime: the handler (a copy) lives as long as the server's
-// state, which the connection tasks share: it may outlive the handle.
+// 3.12); close_clients() / abort_clients() end the connections (asyncio 3.13).
+// serve_forever() waits until close(); cancelling it closes the server. Destroying the server
+// handle closes it too. Lifetime: the handler (a copy) lives as long as the server's state,
+// which the connection tasks share: it may outlive the handle.
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SERVER_HPP_INCLUDED
 #define AIO_SERVER_HPP_INCLUDED
@@ -103,6 +105,20 @@ public:
     void close() noexcept {
         if (m_state != nullptr) {
             m_state->close();
+        }
+    }
+    /// Closes every connection (writer.close(): what is buffered is sent first); their
+    /// handlers' reads see end of stream (server.close_clients(), asyncio 3.13).
+    void close_clients() noexcept {
+        if (m_state != nullptr) {
+            m_state->close_writers(false);
+        }
+    }
+    /// Aborts every connection (writer.abort(): the buffers are dropped; a drain() in a
+    /// handler throws ECONNABORTED) (server.abort_clients(), asyncio 3.13).
+    void abort_clients() noexcept {
+        if (m_state != nullptr) {
+            m_state->close_writers(true);
         }
     }
     /// Waits until the server is closed and every handler has finished.

@@ -38,6 +38,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,7 @@ struct server_state {
     std::chrono::milliseconds m_retry_delay{1000};  // asyncio's ACCEPT_RETRY_DELAY
     std::string m_unix_path;                        // unlinked at close()
     std::size_t m_connections = 0;                  // serve_connection tasks running
+    std::unordered_set<stream_writer*> m_writers;   // of the running connections
     bool m_closed = false;
     bool m_serving_forever = false;
     event m_closed_event;  // set by close()
@@ -76,6 +78,17 @@ struct server_state {
         m_closed_event.set();
         if (m_connections == 0) {
             m_idle.set();
+        }
+    }
+    // close() (after what is buffered) or abort() every connection's writer: their readers
+    // then read end of stream (server.close_clients() / abort_clients(), asyncio 3.13).
+    void close_writers(bool abort) noexcept {
+        const std::vector<stream_writer*> writers(m_writers.begin(), m_writers.end());
+        for (stream_writer* w : writers) {
+            try {
+                abort ? w->abort() : w->close();
+            } catch (...) {  // a writer the handler moved from: nothing to close here
+            }
         }
     }
     void connection_done() noexcept {
@@ -114,6 +127,12 @@ inline task<void> serve_connection(std::shared_ptr<server_state> state, socket c
     auto sock = std::make_shared<socket>(std::move(conn));
     stream_reader reader(sock, state->m_limit);
     stream_writer writer(std::move(sock));
+    state->m_writers.insert(&writer);
+    struct listed_guard {
+        server_state& m_state;
+        stream_writer* m_writer;
+        ~listed_guard() { m_state.m_writers.erase(m_writer); }
+    } listed{*state, &writer};
     std::exception_ptr error;
     bool cancelled = false;
     try {
