@@ -10,9 +10,10 @@
 //
 // One iteration: take what other threads handed in (call_soon_threadsafe); if nothing is ready,
 // block in the poller (detail/poller.hpp: epoll, or a condition variable) until the earliest
-// timer is due or another thread wakes it; move every expired timer's coroutine to the ready
-// queue; run exactly the items that were ready when the iteration began (so a task that keeps
-// yielding cannot starve the others — asyncio's `ntodo`).
+// timer is due, a watched fd is ready (its waiting task is queued: detail/fd_watch.hpp) or
+// another thread wakes it (busy, with tasks waiting on fds, it only polls it); move every
+// expired timer's coroutine to the ready queue; run exactly the items that were ready when the
+// iteration began (so a task that keeps yielding cannot starve the others — asyncio's `ntodo`).
 //
 // Threads: the loop belongs to the thread that runs it. call_soon_threadsafe() is the one
 // member that any thread may call (it wakes a blocked loop); every other member, and every
@@ -30,8 +31,8 @@
 //
 // A waiting loop never reports a deadlock on real time (another thread may still call
 // call_soon_threadsafe, as in asyncio, which then hangs); on virtual time it does when nothing
-// is ready, no timer can fire and no outside work (detail: external_begin/external_end, or a
-// call_soon_threadsafe in flight) is pending.
+// is ready, no timer can fire and no outside work (detail: external_begin/external_end, a
+// call_soon_threadsafe in flight, a task waiting on an fd) is pending.
 //
 // Lifetime rules: the loop owns every created task until it finishes. close() (or the
 // destructor) drops what is still pending: frames are destroyed as soon as no handle refers to
@@ -328,9 +329,9 @@ private:
     void take_signals();
     void drain_inbox();
     // Outside work that will hand the loop work later, or already has (read the counter
-    // first: external_end() comes after its hand-in).
+    // first: external_end() comes after its hand-in); a task parked on an fd waits for such too.
     [[nodiscard]] bool outside_work_pending() const noexcept {
-        return external_pending() != 0 || m_inbox.pending();
+        return external_pending() != 0 || m_inbox.pending() || m_io_waiters != 0;
     }
     void dispatch(std::uintptr_t item);
     void start_tasks(std::size_t first, std::size_t count);

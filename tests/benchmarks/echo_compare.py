@@ -47,7 +47,7 @@ AIO = "aio streams"
 ASIO = "Asio (C++20 coroutines)"
 UVLOOP = "asyncio + uvloop"
 SERVERS: list[tuple[str, list[str]]] = [
-    # (AIO, ["{bin}/aio_echo_server"]),  # issue #14: the aio streams server joins here
+    (AIO, ["{bin}/aio_echo_server"]),
     (ASIO, ["{bin}/aio_asio_echo_server"]),
     (UVLOOP, ["{python}", "{peers}/asyncio_echo.py", "--uvloop"]),
     ("Python asyncio", ["{python}", "{peers}/asyncio_echo.py"]),
@@ -61,19 +61,21 @@ TARGET_VS_ASIO = 1.0
 TARGET_VS_UVLOOP = 3.0
 
 CLIENT = "aio_echo_client"
+AIO_SERVER = "aio_echo_server"
 ASIO_SERVER = "aio_asio_echo_server"
 
 
 def ensure_built(args: argparse.Namespace) -> Path:
-    """Configures build/bench-<compiler> if needed (compare.py's flags), builds the client and,
-    if Asio was found, the Asio server; make makes this a no-op when they are up to date."""
+    """Configures build/bench-<compiler> if needed (compare.py's flags), builds the client, the
+    aio server and, if Asio was found, the Asio server; make makes this a no-op when they are up
+    to date."""
     bdir = build_dir_for(args, args.compiler)
     if args.rebuild or not (bdir / "CMakeCache.txt").exists():
         log(f"configuring {bdir} ...")
         run_step(["cmake", "-S", str(ROOT), "-B", str(bdir), "-DCMAKE_BUILD_TYPE=Release",
                   f"-DCMAKE_CXX_COMPILER={args.compiler}", "-DAIO_BUILD_BENCHMARKS=ON",
                   "-DAIO_BUILD_TESTS=OFF", "-DAIO_BUILD_EXAMPLES=OFF", "-DAIO_INSTALL=OFF"])
-    targets = [CLIENT]
+    targets = [CLIENT, AIO_SERVER]
     cache = (bdir / "CMakeCache.txt").read_text(errors="replace")
     if re.search(r"^ASIO_INCLUDE_DIR:PATH=.*NOTFOUND", cache, re.M) is None:
         targets.append(ASIO_SERVER)

@@ -16,13 +16,6 @@
 
 namespace aio {
 
-namespace detail {
-// No fd is watched yet: readiness reports have nowhere to go.
-struct ignore_io_events {
-    void operator()(void*, io_events) const noexcept {}
-};
-}  // namespace detail
-
 inline void event_loop::run_until_done(detail::task_root& main) {
     while (!main.done()) {
         if (m_stopping) {
@@ -84,9 +77,13 @@ inline void event_loop::run_once() {
         if (m_clock.is_virtual()) [[unlikely]] {
             idle_virtual(deadline);
         } else if (deadline > clock::now()) {
-            (void)m_poller.wait(deadline, detail::ignore_io_events{});
+            (void)m_poller.wait(deadline, &loop_core::deliver_io);
         }
         take_incoming();
+    } else if (m_io_waiters != 0) {
+        // Busy, with tasks parked on fds: look at the poller without blocking (asyncio's
+        // select(timeout=0)), or a loop that always has work ready would never hear its fds.
+        (void)m_poller.wait(time_point::min(), &loop_core::deliver_io);
     }
     if (!m_timers.empty()) {
         const time_point now = time();
@@ -127,21 +124,22 @@ inline void event_loop::run_once() {
 
 // Idle on virtual time: nothing can pass the time but the loop itself, so jump to the next
 // timer (autojump) instead of blocking; with nothing to jump to, blocking would hang forever.
-// Unless outside work is pending: its result may come before the next timer would, so block in
-// the poller until it is handed in (or external_end() wakes the loop) and look again.
+// Unless outside work is pending (a thread's job, a task parked on an fd): its result may come
+// before the next timer would, so block in the poller until it is handed in (or an fd is ready,
+// or external_end() wakes the loop) and look again.
 inline void event_loop::idle_virtual(time_point deadline) {
     if (deadline <= m_clock.now()) {
         return;
     }
     if (outside_work_pending()) {
         if (!m_inbox.pending()) {
-            (void)m_poller.wait(time_point::max(), detail::ignore_io_events{});
+            (void)m_poller.wait(time_point::max(), &loop_core::deliver_io);
         }
         return;
     }
     if (deadline == time_point::max() && m_signals.wakes_tasks()) {
         // Only a signal can end this wait (its handler may wake a task): block until one comes.
-        (void)m_poller.wait(time_point::max(), detail::ignore_io_events{});
+        (void)m_poller.wait(time_point::max(), &loop_core::deliver_io);
         return;
     }
     if (deadline == time_point::max() || !m_clock.autojump()) {
@@ -285,6 +283,7 @@ inline void event_loop::close_now() noexcept {
         root.m_debug = debug;
     });
     tasks.for_each_live([](detail::task_root& root) noexcept { root.drop_ref(); });
+    detach_watches();  // after the frames went: a socket destroyed with one unregistered itself
     // Last: a job of the default executor may be waiting for something dropped above (a
     // run_coroutine_threadsafe future now holds an error), so that it can end.
     if (m_executor != nullptr) {

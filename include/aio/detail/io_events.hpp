@@ -21,6 +21,12 @@ constexpr io_events operator&(io_events a, io_events b) noexcept {
     return static_cast<io_events>(static_cast<unsigned>(a) & static_cast<unsigned>(b));
 }
 
+/// The other directions: ~readable is writable.
+constexpr io_events operator~(io_events e) noexcept {
+    return static_cast<io_events>(~static_cast<unsigned>(e) &
+                                  static_cast<unsigned>(io_events::both));
+}
+
 /// Whether `events` has any of the bits of `which`.
 constexpr bool has_any(io_events events, io_events which) noexcept {
     return (events & which) != io_events::none;

@@ -13,6 +13,7 @@
 #include "../errors.hpp"
 #include "../task.hpp"
 #include "callback.hpp"
+#include "io_events.hpp"
 #include "loop_clock.hpp"
 #include "poller.hpp"
 #include "ready_queue.hpp"
@@ -65,6 +66,30 @@ inline event_loop*& running_loop_slot() noexcept {
 class loop_core;
 /// The core of `loop` (defined in event_loop.hpp, whose private base it is).
 loop_core& core_of(event_loop& loop) noexcept;
+
+/// An fd registered with a loop's poller (detail/fd_watch.hpp builds on it): the poller's
+/// reports for the fd come to `m_on_events`, on the loop's thread, in run_once. The loop keeps
+/// the registered watches on a list, so that closing it detaches those still registered.
+class io_watch {
+public:
+    using events_fn = void (*)(io_watch& self, io_events events) noexcept;
+    io_watch(const io_watch&) = delete;
+    io_watch& operator=(const io_watch&) = delete;
+
+protected:
+    explicit io_watch(events_fn on_events) noexcept : m_on_events(on_events) {}
+    ~io_watch() = default;
+
+    /// The loop whose poller watches the fd; nullptr when none does (or that loop closed).
+    [[nodiscard]] loop_core* watching_loop() const noexcept { return m_loop; }
+
+private:
+    friend class loop_core;
+    events_fn m_on_events;
+    loop_core* m_loop = nullptr;
+    io_watch* m_prev = nullptr;  // the loop's list of registered watches
+    io_watch* m_next = nullptr;
+};
 
 class loop_core : public root_owner {
 public:
@@ -151,6 +176,32 @@ public:
         return m_running.load(std::memory_order_relaxed);
     }
 
+    // ---- fds (detail/fd_watch.hpp) ----------------------------------------------------------
+    /// Registers `fd` with the poller for `interest`; its reports go to `w` until unwatch_fd.
+    void watch_fd(int fd, io_events interest, io_watch& w) {
+        check_open("watch an fd");
+        m_poller.add(fd, interest, &w);
+        w.m_loop = this;
+        w.m_prev = nullptr;
+        w.m_next = m_watches;
+        if (m_watches != nullptr) {
+            m_watches->m_prev = &w;
+        }
+        m_watches = &w;
+    }
+    /// Changes what a registered fd is watched for (re-reports what is ready already).
+    void rewatch_fd(int fd, io_events interest, io_watch& w) { m_poller.modify(fd, interest, &w); }
+    /// Unregisters `fd` (before it is closed).
+    void unwatch_fd(int fd, io_watch& w) {
+        unlink_watch(w);
+        m_poller.remove(fd);
+    }
+    /// A task parks on / leaves an fd: while any is parked the loop hears its poller even when
+    /// busy, and a loop on virtual time counts it as outside work (no autojump, no deadlock).
+    void io_wait_begin() noexcept { ++m_io_waiters; }
+    void io_wait_end() noexcept { --m_io_waiters; }
+    [[nodiscard]] std::size_t io_waiters() const noexcept { return m_io_waiters; }
+
 protected:
     loop_core() = default;
     explicit loop_core(virtual_time_t v) : m_clock(v) {}
@@ -160,6 +211,26 @@ protected:
     void forget_task(task_root& root) noexcept final {
         m_tasks.remove(root);
         root.drop_ref();
+    }
+
+    void unlink_watch(io_watch& w) noexcept {
+        (w.m_prev != nullptr ? w.m_prev->m_next : m_watches) = w.m_next;
+        if (w.m_next != nullptr) {
+            w.m_next->m_prev = w.m_prev;
+        }
+        w.m_prev = w.m_next = nullptr;
+        w.m_loop = nullptr;
+    }
+    /// The loop closes: every watch still registered forgets it (its poller goes with it).
+    void detach_watches() noexcept {
+        while (m_watches != nullptr) {
+            unlink_watch(*m_watches);
+        }
+    }
+    /// Hands the poller's report for one fd to its watch (the poller's sink; see fd_watch.hpp).
+    static void deliver_io(void* data, io_events events) noexcept {
+        auto* w = static_cast<io_watch*>(data);
+        w->m_on_events(*w, events);
     }
 
     void push_timer(timer_node& node) {
@@ -209,6 +280,8 @@ protected:
     std::atomic<bool> m_running{false};      // atomic for the debug check from other threads
     bool m_closed = false;
     std::unique_ptr<detail::executor_service> m_executor;  // made by the first to_thread
+    io_watch* m_watches = nullptr;                         // fds registered with m_poller
+    std::size_t m_io_waiters = 0;                          // tasks parked on an fd
 };
 
 }  // namespace detail
