@@ -14,6 +14,7 @@
 #include "../task.hpp"
 #include "callback.hpp"
 #include "loop_clock.hpp"
+#include "owning_ptr.hpp"
 #include "poller.hpp"
 #include "ready_queue.hpp"
 #include "signals.hpp"
@@ -25,7 +26,6 @@
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
-#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -143,7 +143,7 @@ public:
     [[nodiscard]] detail::executor_service* executor_service() const noexcept {
         return m_executor.get();
     }
-    void set_executor_service(std::unique_ptr<detail::executor_service> service) noexcept {
+    void set_executor_service(owning_ptr<detail::executor_service> service) noexcept {
         m_executor = std::move(service);
     }
 
@@ -208,7 +208,7 @@ protected:
     std::atomic<std::size_t> m_external{0};  // outside work pending (external_begin/end)
     std::atomic<bool> m_running{false};      // atomic for the debug check from other threads
     bool m_closed = false;
-    std::unique_ptr<detail::executor_service> m_executor;  // made by the first to_thread
+    owning_ptr<detail::executor_service> m_executor;  // made by the first to_thread
 };
 
 }  // namespace detail
