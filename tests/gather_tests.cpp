@@ -160,6 +160,14 @@ aio::task<std::pair<int*, int*>> gather_references(int& a, int& b) {
     co_return std::pair<int*, int*>(&std::get<0>(results), &std::get<1>(results));
 }
 
+aio::task<int*> gather_reference_outcome(int& target) {
+    auto [result] = co_await aio::gather(aio::return_exceptions, reference_to(target));
+    CHECK(result.has_value());
+    int& via_conversion = *result;
+    CHECK(&result->get() == &via_conversion);
+    co_return &via_conversion;
+}
+
 aio::task<counted> counted_after(std::chrono::milliseconds delay, int value) {
     co_await aio::sleep(delay);
     co_return counted(value);
@@ -396,6 +404,13 @@ TEST_CASE("a task<T&> child contributes a reference", "[gather]") {
     const std::pair<int*, int*> addresses = run_virtual(gather_references(a, b));
     CHECK(addresses.first == &a);
     CHECK(addresses.second == &b);
+}
+
+TEST_CASE("gather(return_exceptions) of a task<T&> child gives an outcome referring to the "
+          "referent",
+          "[gather]") {
+    int target = 7;
+    CHECK(run_virtual(gather_reference_outcome(target)) == &target);
 }
 
 TEST_CASE("gather moves results out of its children without copying them", "[gather]") {

@@ -39,7 +39,6 @@
 
 #include <coroutine>
 #include <cstddef>
-#include <functional>
 #include <utility>
 
 namespace aio {
@@ -298,8 +297,8 @@ public:
 };
 
 /// Smallest first under Compare (asyncio.PriorityQueue, which uses heapq); items that compare
-/// equal come out in no particular order.
-template <class T, class Compare = std::less<T>>
+/// equal come out in no particular order. By default under T's operator<.
+template <class T, class Compare = detail::less<T>>
 class priority_queue : public detail::basic_queue<T, detail::heap_items<T, Compare>> {
 public:
     using detail::basic_queue<T, detail::heap_items<T, Compare>>::basic_queue;

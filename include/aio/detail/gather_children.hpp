@@ -14,7 +14,6 @@
 
 #include <coroutine>
 #include <exception>
-#include <functional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -169,7 +168,8 @@ auto take_value(task_root& root) {
         Child::take(root);
         return std::monostate{};
     } else if constexpr (std::is_reference_v<typename Child::value_type>) {
-        return std::ref(Child::take(root));
+        return ref_wrapper<std::remove_reference_t<typename Child::value_type>>(
+            Child::take(root));
     } else {
         return Child::take(root);
     }
