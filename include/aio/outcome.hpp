@@ -8,12 +8,12 @@
 //     if (ra) use(*ra); else if (ra.cancelled()) ...; else log(ra.error());
 //
 // Lifetime rules: a plain value type; a void child holds std::monostate, a T& child a
-// reference wrapper to the referent (which must outlive it): like std::reference_wrapper, it
-// converts to T& and has get().
+// std::reference_wrapper to the referent (which must outlive it).
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_OUTCOME_HPP_INCLUDED
 #define AIO_OUTCOME_HPP_INCLUDED
 
+#include "detail/std_parts.hpp"
 #include "errors.hpp"
 
 #include <exception>
@@ -22,28 +22,6 @@
 #include <variant>
 
 namespace aio {
-
-namespace detail {
-
-/// What a gather result holds for a T& child: std::reference_wrapper's interface (get(), a
-/// conversion to T&, rebinding on assignment).
-// why not std::reference_wrapper: <functional> adds ~14k preprocessed lines (std::function,
-// the searchers and their <unordered_map>) to every file that includes aio.
-template <class T>
-class ref_wrapper {
-public:
-    using type = T;
-    constexpr ref_wrapper(T& referent) noexcept : m_ptr(&referent) {}
-    ref_wrapper(T&&) = delete;  // no wrapper of a temporary
-
-    constexpr T& get() const noexcept { return *m_ptr; }
-    constexpr operator T&() const noexcept { return *m_ptr; }
-
-private:
-    T* m_ptr;
-};
-
-} // namespace detail
 
 /// Tag selecting gather's "collect every outcome, cancel nothing" mode.
 struct return_exceptions_t {
@@ -57,7 +35,7 @@ public:
     using value_type = std::conditional_t<
         std::is_void_v<T>, std::monostate,
         std::conditional_t<std::is_reference_v<T>,
-                           detail::ref_wrapper<std::remove_reference_t<T>>, T>>;
+                           std::reference_wrapper<std::remove_reference_t<T>>, T>>;
 
     explicit outcome(value_type value) : m_state(std::in_place_index<0>, std::move(value)) {}
     explicit outcome(std::exception_ptr error)

@@ -34,6 +34,7 @@
 
 #include "detail/handoff_wait.hpp"
 #include "detail/queue_items.hpp"
+#include "detail/std_parts.hpp"
 #include "errors.hpp"
 #include "suspend.hpp"
 
@@ -297,8 +298,8 @@ public:
 };
 
 /// Smallest first under Compare (asyncio.PriorityQueue, which uses heapq); items that compare
-/// equal come out in no particular order. By default under T's operator<.
-template <class T, class Compare = detail::less<T>>
+/// equal come out in no particular order.
+template <class T, class Compare = std::less<T>>
 class priority_queue : public detail::basic_queue<T, detail::heap_items<T, Compare>> {
 public:
     using detail::basic_queue<T, detail::heap_items<T, Compare>>::basic_queue;

@@ -10,6 +10,7 @@
 #include "../task.hpp"
 #include "../task_handle.hpp"
 #include "awaitable_traits.hpp"
+#include "std_parts.hpp"
 #include "task_root.hpp"
 
 #include <coroutine>
@@ -168,8 +169,7 @@ auto take_value(task_root& root) {
         Child::take(root);
         return std::monostate{};
     } else if constexpr (std::is_reference_v<typename Child::value_type>) {
-        return ref_wrapper<std::remove_reference_t<typename Child::value_type>>(
-            Child::take(root));
+        return std::ref(Child::take(root));
     } else {
         return Child::take(root);
     }

@@ -106,13 +106,6 @@ private:
     std::vector<T> m_items;
 };
 
-/// priority_queue's default order: T's operator< (std::less<T> would need <functional>, ~14k
-/// preprocessed lines; see outcome.hpp's ref_wrapper).
-template <class T>
-struct less {
-    constexpr bool operator()(const T& a, const T& b) const { return a < b; }
-};
-
 /// A binary min-heap under Compare (heapq's order: the smallest item first). Written out rather
 /// than std::push_heap/pop_heap so that <algorithm> stays out of the umbrella header.
 template <class T, class Compare>

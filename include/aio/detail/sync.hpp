@@ -1,22 +1,21 @@
 // SPDX-License-Identifier: MIT
-// atomic<T>, mutex and lock_guard for the core: the few operations that the loop's cross-thread
-// and signal paths and the frame allocator use (load, store, exchange, fetch_add, fetch_sub; a
-// plain lock), with std::atomic's and std::mutex's meaning and memory orders.
+// atomic<T> for the core: the few operations that the loop's cross-thread and signal paths and
+// the frame allocator use (load, store, exchange, fetch_add, fetch_sub), with std::atomic's
+// meaning and memory orders; and the core's mutex and lock_guard, which are std::mutex and
+// std::lock_guard (from std_parts.hpp, without the rest of <mutex>).
 //
-// why not std::atomic and std::mutex: <atomic> and <mutex> add ~4.7k preprocessed lines (C++20's
-// wait/notify machinery, call_once, unique_lock, <tuple>) and ~15% of the baseline's compile time
-// to every file that includes aio. With g++ and clang++ these are the compilers' __atomic
-// builtins and a pthread mutex, which libstdc++'s and libc++'s std::atomic and std::mutex are
-// made of (so ThreadSanitizer sees them alike); other compilers get the std types.
+// why not std::atomic: <atomic> adds ~5.5k preprocessed lines (C++20's wait/notify machinery) to
+// every file that includes aio. With g++ and clang++ atomic<T> is the compilers' __atomic
+// builtins, which std::atomic is made of (so ThreadSanitizer sees them alike); other compilers
+// get std::atomic.
 //
-// Lifetime rules: as the std types'. A mutex needs no destruction (it may be used by static
-// destructors, see frame_heap.hpp); an atomic<T> is T-sized and lock-free for the T used here.
+// Lifetime rules: as the std types'; an atomic<T> is T-sized and lock-free for the T used here.
 #ifndef AIO_DETAIL_SYNC_HPP_INCLUDED
 #define AIO_DETAIL_SYNC_HPP_INCLUDED
 
-#if defined(__GNUC__) && defined(__ATOMIC_RELAXED) && __has_include(<pthread.h>)
+#include "std_parts.hpp"
 
-#include <pthread.h>
+#if defined(__GNUC__) && defined(__ATOMIC_RELAXED)
 
 namespace aio::detail {
 
@@ -65,38 +64,14 @@ private:
     T m_value{};
 };
 
-class mutex {
-public:
-    constexpr mutex() noexcept = default;
-    mutex(const mutex&) = delete;
-    mutex& operator=(const mutex&) = delete;
-
-    // A default pthread mutex fails only on misuse that std::mutex leaves undefined too.
-    void lock() noexcept { ::pthread_mutex_lock(&m_native); }
-    void unlock() noexcept { ::pthread_mutex_unlock(&m_native); }
-
-private:
-    ::pthread_mutex_t m_native = PTHREAD_MUTEX_INITIALIZER;
-};
-
-template <class Mutex>
-class lock_guard {
-public:
-    explicit lock_guard(Mutex& m) noexcept : m_mutex(m) { m_mutex.lock(); }
-    lock_guard(const lock_guard&) = delete;
-    lock_guard& operator=(const lock_guard&) = delete;
-    ~lock_guard() { m_mutex.unlock(); }
-
-private:
-    Mutex& m_mutex;
-};
+using std::lock_guard;
+using std::mutex;
 
 }  // namespace aio::detail
 
 #else
 
 #include <atomic>
-#include <mutex>
 
 namespace aio::detail {
 
