@@ -160,6 +160,23 @@ aio::task<std::pair<int*, int*>> gather_references(int& a, int& b) {
     co_return std::pair<int*, int*>(&std::get<0>(results), &std::get<1>(results));
 }
 
+aio::task<int*> gather_reference_outcome(int& target) {
+    auto [result] = co_await aio::gather(aio::return_exceptions, reference_to(target));
+    CHECK(result.has_value());
+    int& via_conversion = *result;
+    CHECK(&result->get() == &via_conversion);
+    co_return &via_conversion;
+}
+
+aio::task<bool> gather_reference_range(int& a, int& b) {
+    std::vector<aio::task<int&>> tasks;
+    tasks.push_back(reference_to(a));
+    tasks.push_back(reference_to(b));
+    auto results = co_await aio::gather(std::move(tasks));
+    int& first = results[0];
+    co_return results.size() == 2 && &first == &a && &results[1].get() == &b;
+}
+
 aio::task<counted> counted_after(std::chrono::milliseconds delay, int value) {
     co_await aio::sleep(delay);
     co_return counted(value);
@@ -396,6 +413,20 @@ TEST_CASE("a task<T&> child contributes a reference", "[gather]") {
     const std::pair<int*, int*> addresses = run_virtual(gather_references(a, b));
     CHECK(addresses.first == &a);
     CHECK(addresses.second == &b);
+}
+
+TEST_CASE("gather(return_exceptions) of a task<T&> child gives an outcome referring to the "
+          "referent",
+          "[gather]") {
+    int target = 7;
+    CHECK(run_virtual(gather_reference_outcome(target)) == &target);
+}
+
+TEST_CASE("a range gather of task<T&> children gives a wrapper referring to each referent",
+          "[gather]") {
+    int a = 1;
+    int b = 2;
+    CHECK(run_virtual(gather_reference_range(a, b)));
 }
 
 TEST_CASE("gather moves results out of its children without copying them", "[gather]") {

@@ -300,10 +300,10 @@ private:
                     "aio::event_loop: cannot run an event loop while another loop is running");
             }
             detail::running_loop_slot() = &loop;
-            loop.m_running.store(true, std::memory_order_relaxed);
+            loop.m_running.store(true, detail::memory_order_relaxed);
         }
         ~running_scope() {
-            m_loop.m_running.store(false, std::memory_order_relaxed);
+            m_loop.m_running.store(false, detail::memory_order_relaxed);
             detail::running_loop_slot() = nullptr;
         }
         running_scope(const running_scope&) = delete;

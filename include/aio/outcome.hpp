@@ -13,10 +13,10 @@
 #ifndef AIO_OUTCOME_HPP_INCLUDED
 #define AIO_OUTCOME_HPP_INCLUDED
 
+#include "detail/std_parts.hpp"
 #include "errors.hpp"
 
 #include <exception>
-#include <functional>
 #include <type_traits>
 #include <utility>
 #include <variant>

@@ -34,12 +34,12 @@
 
 #include "detail/handoff_wait.hpp"
 #include "detail/queue_items.hpp"
+#include "detail/std_parts.hpp"
 #include "errors.hpp"
 #include "suspend.hpp"
 
 #include <coroutine>
 #include <cstddef>
-#include <functional>
 #include <utility>
 
 namespace aio {

@@ -24,6 +24,7 @@
 #ifndef AIO_TASK_GROUP_HPP_INCLUDED
 #define AIO_TASK_GROUP_HPP_INCLUDED
 
+#include "detail/owning_ptr.hpp"
 #include "event_loop.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
@@ -31,7 +32,6 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -93,7 +93,7 @@ public:
             throw event_loop_error("aio::task_group::create_task: the group is shutting down");
         }
         detail::reserve_one_more(m_children);
-        auto entry = std::make_unique<child>();
+        auto entry = detail::make_owning<child>();
         m_loop = &get_running_loop();
         task_handle<T> handle = m_loop->create_task(std::move(work));
         entry->m_group = this;
@@ -228,7 +228,7 @@ private:
         }
     }
 
-    std::vector<std::unique_ptr<child>> m_children;
+    std::vector<detail::owning_ptr<child>> m_children;
     child* m_first_failure = nullptr;
     child* m_last_failure = nullptr;
     std::coroutine_handle<> m_parent;

@@ -7,10 +7,10 @@
 #ifndef AIO_DETAIL_CALLBACK_HPP_INCLUDED
 #define AIO_DETAIL_CALLBACK_HPP_INCLUDED
 
+#include "owning_ptr.hpp"
 #include "timer_queue.hpp"
 
 #include <cstdint>
-#include <memory>
 #include <utility>
 
 namespace aio::detail {
@@ -58,7 +58,7 @@ private:
 struct callback_unref {
     void operator()(callback_node* node) const noexcept { node->drop_ref(); }
 };
-using callback_owner = std::unique_ptr<callback_node, callback_unref>;
+using callback_owner = owning_ptr<callback_node, callback_unref>;
 
 } // namespace aio::detail
 

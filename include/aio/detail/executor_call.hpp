@@ -23,6 +23,7 @@
 
 #include "../event_loop.hpp"
 #include "../suspend.hpp"
+#include "owning_ptr.hpp"
 #include "thread_pool.hpp"
 
 #include <atomic>
@@ -176,7 +177,7 @@ public:
     static loop_executor& of(event_loop& loop) {
         loop_core& core = core_of(loop);
         if (core.executor_service() == nullptr) {
-            core.set_executor_service(std::make_unique<loop_executor>(loop));
+            core.set_executor_service(make_owning<loop_executor>(loop));
         }
         return static_cast<loop_executor&>(*core.executor_service());
     }

@@ -27,11 +27,10 @@
 #define AIO_DETAIL_FRAME_ALLOCATOR_HPP_INCLUDED
 
 #include "frame_heap.hpp"
+#include "sync.hpp"
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <new>
 #include <utility>
 
@@ -70,7 +69,7 @@ struct frame_heap_owner {
         thread_local frame_heap_owner owner;
         return owner.heap->allocate(c);
     }
-    std::lock_guard lock(frame_mutex());  // the thread is exiting and its heap is gone
+    lock_guard lock(frame_mutex());  // the thread is exiting and its heap is gone
     return orphan_frame_heap.allocate(c);
 }
 
@@ -78,7 +77,7 @@ struct frame_heap_owner {
     frame_heap* heap = p->heap;
     bool heap_done = false;
     {
-        std::lock_guard lock(frame_mutex());
+        lock_guard lock(frame_mutex());
         if (heap->abandoned) {
             heap->push(p, block);
             heap_done = heap->pages == 0 && heap != &orphan_frame_heap;
@@ -87,7 +86,7 @@ struct frame_heap_owner {
                 p->remote_next = std::exchange(heap->remote_pages, p);
             }
             p->remote = ::new (block) frame_block{p->remote};
-            heap->remote_pending.store(true, std::memory_order_relaxed);
+            heap->remote_pending.store(true, memory_order_relaxed);
         }
     }
     if (heap_done) {
@@ -131,7 +130,7 @@ inline std::size_t frame_heap_pages() noexcept {
     return heap != nullptr ? heap->pages : 0;
 }
 inline std::size_t frame_pages_alive() noexcept {
-    return frame_pages_alive_count.load(std::memory_order_relaxed);
+    return frame_pages_alive_count.load(memory_order_relaxed);
 }
 
 } // namespace aio::detail

@@ -7,11 +7,10 @@
 #define AIO_DETAIL_FRAME_HEAP_HPP_INCLUDED
 
 #include "frame_page_memory.hpp"
+#include "sync.hpp"
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <new>
 #include <utility>
 
@@ -57,16 +56,16 @@ inline constexpr std::size_t frame_page_header =
 // Every class's current page before its first frame: never has a block, so the fast path needs
 // no null check.
 inline constinit frame_page empty_frame_page{};
-inline constinit std::atomic<std::size_t> frame_pages_alive_count{0};
+inline constinit atomic<std::size_t> frame_pages_alive_count{0};
 
 // why a union: the mutex is never destroyed, so frees from static destructors can still lock it.
 union frame_mutex_holder {
-    std::mutex mutex;
-    constexpr frame_mutex_holder() noexcept : mutex() {}
+    mutex instance;
+    constexpr frame_mutex_holder() noexcept : instance() {}
     ~frame_mutex_holder() {}
 };
 inline constinit frame_mutex_holder frame_mutex_storage{};
-inline std::mutex& frame_mutex() noexcept { return frame_mutex_storage.mutex; }
+inline mutex& frame_mutex() noexcept { return frame_mutex_storage.instance; }
 
 struct frame_heap {
     frame_page* current[frame_classes];
@@ -74,7 +73,7 @@ struct frame_heap {
     frame_page* spare[frame_classes] = {};
     std::size_t pages = 0;
     bool abandoned;  // no owner thread: every operation is under the mutex
-    std::atomic<bool> remote_pending{false};  // a hint, read without the lock
+    atomic<bool> remote_pending{false};  // a hint, read without the lock
     frame_page* remote_pages = nullptr;       // guarded by the mutex
 
     constexpr explicit frame_heap(bool orphan = false) noexcept : abandoned(orphan) {
@@ -110,8 +109,8 @@ struct frame_heap {
     // why [[gnu::noinline]] on the slow paths: GCC inlines them into allocate_frame, and their
     // register spills then cost every allocation.
     [[gnu::noinline]] void* refill(std::size_t c) {
-        if (remote_pending.load(std::memory_order_relaxed)) {
-            std::lock_guard lock(frame_mutex());
+        if (remote_pending.load(memory_order_relaxed)) {
+            lock_guard lock(frame_mutex());
             collect_remote();
         }
         if (current[c]->free == nullptr) {
@@ -188,21 +187,21 @@ struct frame_heap {
         p->bump = static_cast<char*>(memory) + frame_page_header;
         p->end = p->bump + (frame_page_size - frame_page_header) / block_size * block_size;
         ++pages;
-        frame_pages_alive_count.fetch_add(1, std::memory_order_relaxed);
+        frame_pages_alive_count.fetch_add(1, memory_order_relaxed);
         return p;
     }
 
     // The pair of new_page(): the page's memory goes back to the system.
     void free_page(frame_page* p) noexcept {
         --pages;
-        frame_pages_alive_count.fetch_sub(1, std::memory_order_relaxed);
+        frame_pages_alive_count.fetch_sub(1, memory_order_relaxed);
         p->~frame_page();
         free_frame_page_memory(p, frame_page_size);
     }
 
     // Under the mutex: give the blocks other threads freed back to their pages.
     void collect_remote() noexcept {
-        remote_pending.store(false, std::memory_order_relaxed);
+        remote_pending.store(false, memory_order_relaxed);
         for (frame_page* p = std::exchange(remote_pages, nullptr); p != nullptr;) {
             frame_page* next_page = p->remote_next;
             while (frame_block* b = p->remote) {
@@ -226,7 +225,7 @@ struct frame_heap {
     void abandon() noexcept {
         bool empty = false;
         {
-            std::lock_guard lock(frame_mutex());
+            lock_guard lock(frame_mutex());
             collect_remote();
             abandoned = true;
             for (std::size_t c = 0; c < frame_classes; ++c) {

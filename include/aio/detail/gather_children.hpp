@@ -10,11 +10,11 @@
 #include "../task.hpp"
 #include "../task_handle.hpp"
 #include "awaitable_traits.hpp"
+#include "std_parts.hpp"
 #include "task_root.hpp"
 
 #include <coroutine>
 #include <exception>
-#include <functional>
 #include <type_traits>
 #include <utility>
 #include <variant>

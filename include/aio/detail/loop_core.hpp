@@ -15,18 +15,18 @@
 #include "callback.hpp"
 #include "io_events.hpp"
 #include "loop_clock.hpp"
+#include "owning_ptr.hpp"
 #include "poller.hpp"
 #include "ready_queue.hpp"
 #include "signals.hpp"
+#include "sync.hpp"
 #include "task_registry.hpp"
 #include "thread_inbox.hpp"
 #include "timer_queue.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
-#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -147,14 +147,14 @@ public:
     /// external_end() once the work is over and its result has been handed in (ending first
     /// could let the loop jump or report a deadlock in between): simplest from the handed-in
     /// callback itself, on the loop's thread; from another thread, the loop must still exist.
-    void external_begin() noexcept { m_external.fetch_add(1, std::memory_order_relaxed); }
+    void external_begin() noexcept { m_external.fetch_add(1, memory_order_relaxed); }
     void external_end() noexcept {
-        if (m_external.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        if (m_external.fetch_sub(1, memory_order_acq_rel) == 1) {
             wake();  // a loop waiting for the last outside work looks again
         }
     }
     [[nodiscard]] std::size_t external_pending() const noexcept {
-        return m_external.load(std::memory_order_acquire);
+        return m_external.load(memory_order_acquire);
     }
     /// A signal handler that no task waits for (aio::run's SIGINT): unlike add_signal_handler's,
     /// it does not keep a loop on virtual time from reporting a deadlock.
@@ -168,13 +168,11 @@ public:
     [[nodiscard]] detail::executor_service* executor_service() const noexcept {
         return m_executor.get();
     }
-    void set_executor_service(std::unique_ptr<detail::executor_service> service) noexcept {
+    void set_executor_service(owning_ptr<detail::executor_service> service) noexcept {
         m_executor = std::move(service);
     }
 
-    [[nodiscard]] bool is_running() const noexcept {
-        return m_running.load(std::memory_order_relaxed);
-    }
+    [[nodiscard]] bool is_running() const noexcept { return m_running.load(memory_order_relaxed); }
 
     // ---- fds (detail/fd_watch.hpp) ----------------------------------------------------------
     /// Registers `fd` with the poller for `interest`; its reports go to `w` until unwatch_fd.
@@ -273,15 +271,15 @@ protected:
     timer_queue m_timers;
     task_registry m_tasks;  // pending created tasks (asyncio.all_tasks)
     loop_clock m_clock;
-    poller m_poller;                         // the blocking wait; wake() from any thread
-    thread_inbox m_inbox;                    // call_soon_threadsafe's callbacks
-    signal_handlers m_signals{m_poller};     // add_signal_handler's (wakes m_poller)
-    std::atomic<std::size_t> m_external{0};  // outside work pending (external_begin/end)
-    std::atomic<bool> m_running{false};      // atomic for the debug check from other threads
+    poller m_poller;                      // the blocking wait; wake() from any thread
+    thread_inbox m_inbox;                 // call_soon_threadsafe's callbacks
+    signal_handlers m_signals{m_poller};  // add_signal_handler's (wakes m_poller)
+    atomic<std::size_t> m_external{0};    // outside work pending (external_begin/end)
+    atomic<bool> m_running{false};        // atomic for the debug check from other threads
     bool m_closed = false;
-    std::unique_ptr<detail::executor_service> m_executor;  // made by the first to_thread
-    io_watch* m_watches = nullptr;                         // fds registered with m_poller
-    std::size_t m_io_waiters = 0;                          // tasks parked on an fd
+    owning_ptr<detail::executor_service> m_executor;  // made by the first to_thread
+    io_watch* m_watches = nullptr;                    // fds registered with m_poller
+    std::size_t m_io_waiters = 0;                     // tasks parked on an fd
 };
 
 }  // namespace detail

@@ -30,8 +30,8 @@
 #if defined(__linux__)
 
 #include "io_events.hpp"
+#include "sync.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -137,7 +137,7 @@ public:
     /// handler (a lock-free flag and write(2); errno is preserved). Wakes coalesce: the first
     /// one after a drain writes the eventfd, the others find the flag already set.
     void wake() noexcept {
-        if (!m_woken.exchange(true, std::memory_order_acq_rel)) {
+        if (!m_woken.exchange(true, memory_order_acq_rel)) {
             const int saved = errno;
             const std::uint64_t one = 1;
             [[maybe_unused]] const auto r = ::write(m_wake.fd, &one, sizeof one);
@@ -150,7 +150,7 @@ public:
 
 private:
     static constexpr int max_events = 128;
-    static_assert(std::atomic<bool>::is_always_lock_free, "wake() must be async-signal-safe");
+    static_assert(atomic<bool>::is_always_lock_free, "wake() must be async-signal-safe");
 
     struct unique_fd {
         int fd;
@@ -216,7 +216,7 @@ private:
         if (::read(m_wake.fd, &count, sizeof count) == static_cast<ssize_t>(sizeof count)) {
             m_last_wake_writes = count;
         }
-        m_woken.exchange(false, std::memory_order_acq_rel);  // acquires what the wakers published
+        m_woken.exchange(false, memory_order_acq_rel);  // acquires what the wakers published
     }
 
     void arm(time_point deadline) {
@@ -243,7 +243,7 @@ private:
     time_point m_armed = time_point::max();  // what the timerfd is set to (max: disarmed)
     std::size_t m_registered = 0;
     std::uint64_t m_last_wake_writes = 0;
-    std::atomic<bool> m_woken{false};
+    atomic<bool> m_woken{false};
 };
 
 }  // namespace aio::detail

@@ -15,9 +15,10 @@
 #ifndef AIO_DETAIL_READY_QUEUE_HPP_INCLUDED
 #define AIO_DETAIL_READY_QUEUE_HPP_INCLUDED
 
+#include "owning_ptr.hpp"
+
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <utility>
 
 namespace aio::detail {
@@ -100,7 +101,7 @@ public:
 private:
     void grow() {
         const std::size_t capacity = m_capacity == 0 ? 64 : m_capacity * 2;
-        auto items = std::make_unique_for_overwrite<std::uintptr_t[]>(capacity);
+        auto items = make_owning_for_overwrite<std::uintptr_t>(capacity);
         for (std::size_t i = 0; i < m_size; ++i) {
             items[i] = m_items[(m_head + i) & (m_capacity - 1)];
         }
@@ -109,7 +110,7 @@ private:
         m_head = 0;
     }
 
-    std::unique_ptr<std::uintptr_t[]> m_items;
+    owning_ptr<std::uintptr_t[]> m_items;
     std::size_t m_capacity = 0;
     std::size_t m_head = 0;
     std::size_t m_size = 0;

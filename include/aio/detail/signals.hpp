@@ -34,6 +34,7 @@
 #include "../errors.hpp"
 #include "callback.hpp"
 #include "poller.hpp"
+#include "sync.hpp"
 
 #include <csignal>
 #include <cstdint>
@@ -42,9 +43,7 @@
 #include <system_error>
 
 #if AIO_POLLER_EPOLL
-#include <atomic>
 #include <cerrno>
-#include <mutex>
 #include <vector>
 
 #include <sched.h>
@@ -69,16 +68,15 @@ class signal_handlers;
 
 // The process-wide part: which loop handles each signal, and the deliveries it has not seen.
 struct signal_slot {
-    std::atomic<signal_handlers*> m_owner{nullptr};
-    std::atomic<std::uint32_t> m_count{0};
+    atomic<signal_handlers*> m_owner{nullptr};
+    atomic<std::uint32_t> m_count{0};
 };
-static_assert(std::atomic<signal_handlers*>::is_always_lock_free &&
-                  std::atomic<std::uint32_t>::is_always_lock_free &&
-                  std::atomic<int>::is_always_lock_free,
+static_assert(atomic<signal_handlers*>::is_always_lock_free &&
+                  atomic<std::uint32_t>::is_always_lock_free && atomic<int>::is_always_lock_free,
               "the C signal handler may only touch lock-free atomics");
 inline signal_slot g_signal_slots[NSIG];
-inline std::atomic<int> g_signal_handlers_running{0};  // C handlers running right now
-inline std::mutex g_signal_install_mutex;              // add/remove on loops of other threads
+inline atomic<int> g_signal_handlers_running{0};  // C handlers running right now
+inline mutex g_signal_install_mutex;              // add/remove on loops of other threads
 
 class signal_handlers {
 public:
@@ -101,14 +99,14 @@ public:
             }
         }
         m_entries.reserve(m_entries.size() + 1);  // nothing may throw once it is installed
-        std::lock_guard lock(g_signal_install_mutex);
+        lock_guard lock(g_signal_install_mutex);
         signal_slot& slot = g_signal_slots[sig];
-        if (slot.m_owner.load(std::memory_order_relaxed) != nullptr) {
+        if (slot.m_owner.load(memory_order_relaxed) != nullptr) {
             throw event_loop_error("aio::event_loop::add_signal_handler: signal " +
                                    std::to_string(sig) + " is handled by another event loop");
         }
-        slot.m_count.store(0, std::memory_order_relaxed);
-        slot.m_owner.store(this, std::memory_order_seq_cst);
+        slot.m_count.store(0, memory_order_relaxed);
+        slot.m_owner.store(this, memory_order_seq_cst);
         struct sigaction action {};
         action.sa_handler = &on_signal;
         sigemptyset(&action.sa_mask);
@@ -116,7 +114,7 @@ public:
         struct sigaction previous {};
         if (::sigaction(sig, &action, &previous) < 0) {
             const int error = errno;
-            slot.m_owner.store(nullptr, std::memory_order_seq_cst);
+            slot.m_owner.store(nullptr, memory_order_seq_cst);
             if (error == EINVAL) {  // e.g. the signals glibc keeps for its threads (32, 33)
                 throw std::invalid_argument("aio::event_loop::add_signal_handler: signal " +
                                             std::to_string(sig) + " cannot be caught");
@@ -158,9 +156,7 @@ public:
     }
 
     /// Whether a delivery came that take_pending() has not queued yet.
-    [[nodiscard]] bool pending() const noexcept {
-        return m_pending.load(std::memory_order_relaxed);
-    }
+    [[nodiscard]] bool pending() const noexcept { return m_pending.load(memory_order_relaxed); }
 
     /// Whether a handler that a task may be waiting for is installed (see add).
     [[nodiscard]] bool wakes_tasks() const noexcept {
@@ -176,17 +172,17 @@ public:
     /// If push throws (std::bad_alloc), the deliveries not pushed stay pending.
     template <class Push>
     void take_pending(Push&& push) {
-        if (!m_pending.exchange(false, std::memory_order_acquire)) {
+        if (!m_pending.exchange(false, memory_order_acquire)) {
             return;
         }
         for (entry& e : m_entries) {
-            std::atomic<std::uint32_t>& count = g_signal_slots[e.m_sig].m_count;
-            for (std::uint32_t n = count.exchange(0, std::memory_order_acquire); n > 0; --n) {
+            atomic<std::uint32_t>& count = g_signal_slots[e.m_sig].m_count;
+            for (std::uint32_t n = count.exchange(0, memory_order_acquire); n > 0; --n) {
                 try {
                     push(*e.m_fn);
                 } catch (...) {
-                    count.fetch_add(n, std::memory_order_relaxed);
-                    m_pending.store(true, std::memory_order_relaxed);
+                    count.fetch_add(n, memory_order_relaxed);
+                    m_pending.store(true, memory_order_relaxed);
                     throw;
                 }
             }
@@ -224,35 +220,35 @@ private:
     // The C handler: async-signal-safe (lock-free atomics, and the poller's wake(): one
     // write(2) that keeps errno). It runs on whichever thread the kernel picked.
     static void on_signal(int sig) noexcept {
-        g_signal_handlers_running.fetch_add(1, std::memory_order_seq_cst);
+        g_signal_handlers_running.fetch_add(1, memory_order_seq_cst);
         signal_slot& slot = g_signal_slots[sig];
-        if (signal_handlers* owner = slot.m_owner.load(std::memory_order_seq_cst)) {
-            slot.m_count.fetch_add(1, std::memory_order_relaxed);
-            owner->m_pending.store(true, std::memory_order_release);
+        if (signal_handlers* owner = slot.m_owner.load(memory_order_seq_cst)) {
+            slot.m_count.fetch_add(1, memory_order_relaxed);
+            owner->m_pending.store(true, memory_order_release);
             owner->m_poller.wake();
         }
-        g_signal_handlers_running.fetch_sub(1, std::memory_order_seq_cst);
+        g_signal_handlers_running.fetch_sub(1, memory_order_seq_cst);
     }
 
     // Puts the previous disposition back (if ours is still installed), then waits until no C
     // handler that may have read this loop as the owner is still running, so that the loop can
     // go away.
     static void uninstall(entry& e) noexcept {
-        std::lock_guard lock(g_signal_install_mutex);
+        lock_guard lock(g_signal_install_mutex);
         struct sigaction current {};
         if (::sigaction(e.m_sig, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) == 0 &&
             current.sa_handler == &on_signal) {
             ::sigaction(e.m_sig, &e.m_previous, nullptr);
         }
-        g_signal_slots[e.m_sig].m_owner.store(nullptr, std::memory_order_seq_cst);
-        while (g_signal_handlers_running.load(std::memory_order_seq_cst) != 0) {
+        g_signal_slots[e.m_sig].m_owner.store(nullptr, memory_order_seq_cst);
+        while (g_signal_handlers_running.load(memory_order_seq_cst) != 0) {
             ::sched_yield();  // a handler is one atomic add and a write(2) away from its end
         }
     }
 
     poller& m_poller;
     std::vector<entry> m_entries;  // a few at most: a plain vector
-    std::atomic<bool> m_pending{false};
+    atomic<bool> m_pending{false};
 };
 
 /// Whether aio::run takes over SIGINT (asyncio.Runner's rule): on the process's main thread,

@@ -18,11 +18,11 @@
 #ifndef AIO_DETAIL_TASK_REGISTRY_HPP_INCLUDED
 #define AIO_DETAIL_TASK_REGISTRY_HPP_INCLUDED
 
+#include "owning_ptr.hpp"
 #include "task_root.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -32,7 +32,7 @@ namespace aio::detail {
 class task_registry {
     static constexpr std::size_t block_bits = 12;
     static constexpr std::size_t block_size = std::size_t{1} << block_bits;  // slots per block
-    using block = std::unique_ptr<task_root*[]>;
+    using block = owning_ptr<task_root*[]>;
 
 public:
     [[nodiscard]] std::size_t size() const noexcept { return m_live; }
@@ -122,7 +122,7 @@ private:
             }
             if ((m_size >> block_bits) == m_blocks.size()) {
                 reserve_one_more(m_blocks);
-                m_blocks.push_back(std::make_unique_for_overwrite<task_root*[]>(block_size));
+                m_blocks.push_back(make_owning_for_overwrite<task_root*>(block_size));
             }
             m_finished.push_back(0);  // cannot throw: reserved
         }

@@ -8,11 +8,11 @@
 
 #include "../errors.hpp"
 #include "../task_handle.hpp"
+#include "owning_ptr.hpp"
 #include "task_root.hpp"
 
 #include <coroutine>
 #include <cstddef>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,7 +25,7 @@ class task_watch {
 public:
     template <class T>
     void watch(std::vector<task_handle<T>>& tasks, Owner& owner) {
-        m_nodes = std::make_unique<node[]>(tasks.size());
+        m_nodes = make_owning_array<node>(tasks.size());
         for (std::size_t i = 0; i < tasks.size(); ++i) {
             m_nodes[i].m_owner = &owner;
             m_nodes[i].m_index = i;
@@ -79,7 +79,7 @@ private:
         self.m_linked = false;
         return self.m_owner->on_done(self.m_index);
     }
-    std::unique_ptr<node[]> m_nodes;
+    owning_ptr<node[]> m_nodes;
     std::size_t m_size = 0;
     const root_owner* m_loop = nullptr;  // the loop of the unfinished tasks
     bool m_loops_differ = false;         // ... or they do not share one

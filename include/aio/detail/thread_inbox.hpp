@@ -19,10 +19,9 @@
 #define AIO_DETAIL_THREAD_INBOX_HPP_INCLUDED
 
 #include "callback.hpp"
+#include "sync.hpp"
 
-#include <atomic>
 #include <cstddef>
-#include <mutex>
 #include <vector>
 
 namespace aio::detail {
@@ -38,37 +37,35 @@ public:
     /// the inbox is closed. std::bad_alloc also leaves it with the caller.
     template <class Wake>
     bool push(callback_owner& node, Wake&& wake) {
-        std::lock_guard lock(m_mutex);
+        lock_guard lock(m_mutex);
         if (m_closed) {
             return false;
         }
         m_nodes.push_back(node.get());
         node.release();
-        if (!m_pending.load(std::memory_order_relaxed)) {
-            m_pending.store(true, std::memory_order_release);
+        if (!m_pending.load(memory_order_relaxed)) {
+            m_pending.store(true, memory_order_release);
             wake();
         }
         return true;
     }
 
     /// Whether a push may be waiting (a lock-free peek; see the header comment).
-    [[nodiscard]] bool pending() const noexcept {
-        return m_pending.load(std::memory_order_acquire);
-    }
+    [[nodiscard]] bool pending() const noexcept { return m_pending.load(memory_order_acquire); }
 
     /// The loop's thread: calls `take(callback_node* const* nodes, std::size_t count)` with the
     /// queued nodes in push order, under the lock. If `take` throws, the inbox is unchanged;
     /// otherwise the nodes are the caller's.
     template <class Take>
     void drain(Take&& take) {
-        std::lock_guard lock(m_mutex);
+        lock_guard lock(m_mutex);
         if (m_nodes.empty()) {
-            m_pending.store(false, std::memory_order_relaxed);
+            m_pending.store(false, memory_order_relaxed);
             return;
         }
         take(static_cast<callback_node* const*>(m_nodes.data()), m_nodes.size());
         m_nodes.clear();
-        m_pending.store(false, std::memory_order_relaxed);
+        m_pending.store(false, memory_order_relaxed);
     }
 
     /// The loop's thread: refuses every later push and drops its reference to each node still
@@ -76,10 +73,10 @@ public:
     void close() noexcept {
         std::vector<callback_node*> left;
         {
-            std::lock_guard lock(m_mutex);
+            lock_guard lock(m_mutex);
             m_closed = true;
             left.swap(m_nodes);
-            m_pending.store(false, std::memory_order_relaxed);
+            m_pending.store(false, memory_order_relaxed);
         }
         for (callback_node* node : left) {
             node->drop_ref();
@@ -87,10 +84,10 @@ public:
     }
 
 private:
-    std::mutex m_mutex;
+    mutex m_mutex;
     std::vector<callback_node*> m_nodes;  // guarded by m_mutex
     bool m_closed = false;                // guarded by m_mutex
-    std::atomic<bool> m_pending{false};   // written under m_mutex, read without it
+    atomic<bool> m_pending{false};        // written under m_mutex, read without it
 };
 
 }  // namespace aio::detail

@@ -19,11 +19,11 @@
 #ifndef AIO_DETAIL_TIMER_BUCKETS_HPP_INCLUDED
 #define AIO_DETAIL_TIMER_BUCKETS_HPP_INCLUDED
 
+#include "owning_ptr.hpp"
 #include "timer_node.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <utility>
 #include <vector>
 
@@ -33,7 +33,7 @@ class timer_buckets {
 public:
     static constexpr std::size_t chunk_capacity = 256;  // timers per full-size chunk
     static constexpr std::size_t spare_floor = 16;      // spare chunks kept however few are used
-    using array = std::unique_ptr<timer_node*[]>;  // a small first array or a full chunk
+    using array = owning_ptr<timer_node*[]>;  // a small first array or a full chunk
 
     // A bucket's items in push order (nullptr: removed) live in arrays: while it has only one,
     // that one grows 4, 16, 64, 256 (a sparse bucket costs no 2 KiB); from 256 on, each array
@@ -42,7 +42,7 @@ public:
     // the array it writes, so a push touches two cache lines.
     struct alignas(32) bucket {
         timer_node** tail = nullptr;   // the last array, where the next push goes
-        std::unique_ptr<array[]> arrays;  // the table of arrays
+        owning_ptr<array[]> arrays;    // the table of arrays
         std::uint32_t size = 0;        // items, holes included
         std::uint32_t live = 0;        // items that are not holes
         std::uint32_t capacity = 0;    // items the arrays hold: 0, 4, 16, 64, or 256 * arrays
@@ -173,7 +173,7 @@ private:
         }
         const std::uint32_t k = bk.capacity / std::uint32_t{chunk_capacity};  // arrays in use
         const std::uint32_t length = k < bk.table ? bk.table : (2 * k > 4u ? 2 * k : 4u);
-        std::unique_ptr<array[]> table = k < bk.table ? nullptr : std::make_unique<array[]>(length);
+        owning_ptr<array[]> table = k < bk.table ? nullptr : make_owning_array<array>(length);
         const std::uint32_t n = bk.capacity == 0 ? first_capacity : std::uint32_t{chunk_capacity};
         array a = take_array(n);
         if (table != nullptr) {
@@ -191,7 +191,7 @@ private:
     // A small array from the allocator, or a full chunk: a spare one if any, else a new one.
     array take_array(std::uint32_t n) {
         if (n < chunk_capacity) {
-            return std::make_unique_for_overwrite<timer_node*[]>(n);
+            return make_owning_for_overwrite<timer_node*>(n);
         }
         if (!m_spare.empty()) {
             array a = std::move(m_spare.back());
@@ -201,7 +201,7 @@ private:
         if (m_spare.capacity() <= m_chunks) {  // so that give_back() never allocates
             m_spare.reserve(2 * m_chunks + spare_floor);
         }
-        array a = std::make_unique_for_overwrite<timer_node*[]>(chunk_capacity);
+        array a = make_owning_for_overwrite<timer_node*>(chunk_capacity);
         ++m_chunks;
         return a;
     }
