@@ -18,7 +18,12 @@
 // (Linux; elsewhere the flag changes nothing but the chunk size). Compare the total with
 // aio_delay_bench's overhead_s.
 //
+// `--first-touch` measures only what fresh memory costs on this host: 160 MB (a million frames'
+// worth) written every 112 bytes right after mmap, in 4 KiB pages and madvise(MADV_HUGEPAGE)d,
+// three times each, alternating; one JSON line with the times in ms (compare.py's header).
+//
 //     ./aio_floor_bench --task-count 1000000 [--no-clock] [--huge-pages]
+//     ./aio_floor_bench --first-touch
 #include "delay_common.hpp"
 
 #include <chrono>
@@ -75,6 +80,51 @@ unsigned char* new_chunk(std::size_t size, bool huge) {
     return new unsigned char[size];  // never freed, as above
 }
 
+#if __has_include(<sys/mman.h>)
+// Milliseconds to first-touch `bytes` of fresh memory, written every 112 bytes.
+double first_touch_ms(std::size_t bytes, bool huge) {
+    constexpr std::size_t huge_page = std::size_t{2} << 20;
+    void* p = ::mmap(nullptr, bytes + huge_page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        throw std::bad_alloc();
+    }
+    const std::uintptr_t base = reinterpret_cast<std::uintptr_t>(p);
+    auto* aligned = reinterpret_cast<volatile char*>((base + huge_page - 1) & ~(huge_page - 1));
+    const steady::time_point t0 = steady::now();
+#ifdef MADV_HUGEPAGE
+    if (huge) {
+        ::madvise(const_cast<char*>(aligned), bytes, MADV_HUGEPAGE);
+    }
+#endif
+    for (std::size_t i = 0; i < bytes; i += sizeof(block)) {
+        aligned[i] = 1;
+    }
+    const double elapsed = ms(t0, steady::now());
+    ::munmap(p, bytes + huge_page);
+    return elapsed;
+}
+
+int first_touch() {
+    constexpr std::size_t bytes = std::size_t{160} * 1000 * 1000;
+    double small[3];
+    double huge[3];
+    for (int i = 0; i < 3; ++i) {
+        small[i] = first_touch_ms(bytes, false);
+        huge[i] = first_touch_ms(bytes, true);
+    }
+    std::printf("{\"bench\":\"first_touch\",\"mb\":160,\"small_pages_ms\":[%.1f,%.1f,%.1f],"
+                "\"huge_pages_ms\":[%.1f,%.1f,%.1f]}\n",
+                small[0], small[1], small[2], huge[0], huge[1], huge[2]);
+    return 0;
+}
+#else
+int first_touch() {
+    std::fprintf(stderr, "aio_floor_bench: --first-touch needs mmap\n");
+    return 2;
+}
+#endif
+
 }  // namespace
 
 static int run(int argc, char** argv) {
@@ -86,6 +136,8 @@ static int run(int argc, char** argv) {
             clock_reads = false;
         } else if (std::string_view(argv[i]) == "--huge-pages") {
             huge_pages = true;
+        } else if (std::string_view(argv[i]) == "--first-touch") {
+            return first_touch();
         } else {
             args.push_back(argv[i]);
         }
