@@ -365,8 +365,8 @@ def main() -> int:
     out += [] if args.coordination else [f"- workload: N tasks, each sleeps uniform random [{args.min_pause}, {args.max_pause}] s "
             f"(seed {args.seed}), created with create_task/co_spawn and gathered; "
             "overhead = wall − largest pause; memory = peak RSS / N",
-            f"- runs alternate between implementations; each cell is the **median of {args.runs} runs** "
-            f"({python_runs} for Python); ratios are peer / {aio_ref_label} (higher = aio better)", ""]
+            f"- runs alternate between implementations; each cell is the **median of {args.runs} runs**"
+            f"{'' if args.no_python else f' ({python_runs} for Python)'}; ratios are peer / {aio_ref_label} (higher = aio better)", ""]
 
     if sizes:
         out += ["| N | implementation | runs | overhead | CPU / task | bytes / task | peak RSS | "
