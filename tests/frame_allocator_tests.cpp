@@ -311,7 +311,8 @@ TEST_CASE("the pages of a burst of 200000 frames are kept for the next burst ins
     });
 }
 
-TEST_CASE("cached pages go back to the system once they have waited longer than the decay time",
+TEST_CASE("cached frame pages go back to the system once they have waited longer than the decay "
+          "time",
           "[frame]") {
     if (!detail::frame_cache_enabled) {
         return;
@@ -336,7 +337,7 @@ TEST_CASE("cached pages go back to the system once they have waited longer than 
     });
 }
 
-TEST_CASE("a burst larger than the cache gives back all but the cache's bound at once",
+TEST_CASE("a burst of frames larger than the cache gives back all but the cache's bound at once",
           "[frame]") {
     if (!detail::frame_cache_enabled) {
         return;
@@ -358,8 +359,8 @@ TEST_CASE("a burst larger than the cache gives back all but the cache's bound at
     });
 }
 
-TEST_CASE("with huge pages on a size class's pages after its first are advised and its first is "
-          "not",
+TEST_CASE("with huge pages on a size class's frame pages after its first are advised and its "
+          "first is not",
           "[frame][huge]") {
     if (!detail::frame_cache_enabled) {
         return;
@@ -407,7 +408,7 @@ TEST_CASE("with huge pages off no frame page is advised", "[frame][huge]") {
     detail::set_frame_huge_pages(huge_before);
 }
 
-TEST_CASE("a program of ten tasks gets no huge page", "[frame][huge]") {
+TEST_CASE("a program of ten tasks gets no huge frame page", "[frame][huge]") {
     if (!detail::frame_cache_enabled) {
         return;
     }
@@ -423,7 +424,8 @@ TEST_CASE("a program of ten tasks gets no huge page", "[frame][huge]") {
     detail::set_frame_huge_pages(huge_before);
 }
 
-TEST_CASE("the environment variable AIO_HUGE_PAGES=0 switches huge pages off", "[frame][huge]") {
+TEST_CASE("the environment variable AIO_HUGE_PAGES=0 switches huge frame pages off",
+          "[frame][huge]") {
     CHECK_FALSE(detail::huge_pages_allowed_by("0"));
     CHECK_FALSE(detail::huge_pages_allowed_by("off"));
     CHECK_FALSE(detail::huge_pages_allowed_by("false"));
