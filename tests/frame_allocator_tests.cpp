@@ -349,12 +349,16 @@ TEST_CASE("a burst of frames larger than the cache gives back all but the cache'
         for (std::size_t i = 0; i < count; ++i) {
             frames.push_back(detail::allocate_frame(512));
         }
+        const std::size_t alive_at_peak = detail::frame_pages_alive();
         CHECK(detail::frame_heap_pages() >= detail::frame_cache_max_pages + 8);
         for (void* p : frames) {
             detail::deallocate_frame(p, 512);
         }
-        CHECK(detail::frame_heap_cached_pages() == detail::frame_cache_max_pages);
-        CHECK(detail::frame_heap_pages() == detail::frame_cache_max_pages + 1);
+        // At most the bound stays cached (fewer if freeing took longer than the decay time, as
+        // under ThreadSanitizer), besides the class's current page.
+        CHECK(detail::frame_heap_cached_pages() <= detail::frame_cache_max_pages);
+        CHECK(detail::frame_heap_pages() <= detail::frame_cache_max_pages + 1);
+        CHECK(detail::frame_pages_alive() + 7 <= alive_at_peak);
         detail::set_frame_huge_pages(huge_before);
     });
 }
