@@ -327,7 +327,8 @@ TEST_CASE("cached frame pages go back to the system once they have waited longer
             detail::deallocate_frame(p, 112);
         }
         CHECK(detail::frame_heap_cached_pages() >= 3);
-        std::this_thread::sleep_for(detail::frame_cache_decay + std::chrono::milliseconds(100));
+        // Past the decay time, with room for the coarse clock's resolution.
+        std::this_thread::sleep_for(std::chrono::milliseconds(detail::frame_cache_decay_ms + 100));
         // The next page event (here: a first frame of another class) returns them.
         void* other = detail::allocate_frame(300);
         CHECK(detail::frame_heap_cached_pages() == 0);

@@ -9,7 +9,6 @@
 #include "frame_page_memory.hpp"
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -28,7 +27,7 @@ inline constexpr std::uint32_t frame_huge_after_pages = 1;
 // Empty pages a heap keeps for reuse (128 MiB: a wave of a million 112-byte frames), and for how
 // long: a page cached longer goes back at the heap's next page event (see cache_put).
 inline constexpr std::size_t frame_cache_max_pages = 64;
-inline constexpr std::chrono::steady_clock::duration frame_cache_decay = std::chrono::seconds(1);
+inline constexpr std::int64_t frame_cache_decay_ms = 1000;
 inline constexpr std::uint32_t frame_no_watch = ~std::uint32_t{0};
 
 struct frame_heap;
@@ -59,7 +58,7 @@ struct frame_page {
     alignas(64) frame_block* remote = nullptr;  // blocks freed by other threads
     frame_page* remote_next = nullptr;          // in the heap's remote_pages while remote is set
     // The owner's: when the page entered the cache (an empty page gets no remote frees).
-    std::chrono::steady_clock::time_point cached_since{};
+    std::int64_t cached_since_ms = 0;
 };
 
 inline constexpr std::size_t frame_page_header =
@@ -215,12 +214,12 @@ struct frame_heap {
 
     // why a cache: a program that frees a million frames and makes a million more (tasks in
     // waves) would otherwise give the pages back and fault them in again, each time. Bounded in
-    // size (frame_cache_max_pages) and in time: a page cached longer than frame_cache_decay goes
-    // back at the next page event (a page emptied or needed). An idle heap keeps its cache.
+    // size (frame_cache_max_pages) and in time: a page cached longer than frame_cache_decay_ms
+    // goes back at the next page event (a page emptied or needed). An idle heap keeps its cache.
     void cache_put(frame_page* p) noexcept {
-        const auto now = std::chrono::steady_clock::now();
+        const std::int64_t now = frame_clock_ms();
         cache_trim(now);
-        p->cached_since = now;
+        p->cached_since_ms = now;
         p->prev = nullptr;
         p->next = cache_newest;
         (cache_newest != nullptr ? cache_newest->prev : cache_oldest) = p;
@@ -232,7 +231,7 @@ struct frame_heap {
 
     frame_page* cache_take() noexcept {
         if (cache_newest != nullptr) {
-            cache_trim(std::chrono::steady_clock::now());
+            cache_trim(frame_clock_ms());
         }
         frame_page* p = cache_newest;
         if (p != nullptr) {
@@ -243,8 +242,9 @@ struct frame_heap {
         return p;
     }
 
-    void cache_trim(std::chrono::steady_clock::time_point now) noexcept {
-        while (cache_oldest != nullptr && now - cache_oldest->cached_since > frame_cache_decay) {
+    void cache_trim(std::int64_t now_ms) noexcept {
+        while (cache_oldest != nullptr &&
+               now_ms - cache_oldest->cached_since_ms > frame_cache_decay_ms) {
             cache_drop_oldest();
         }
     }

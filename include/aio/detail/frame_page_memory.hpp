@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <new>
 
 #if __has_include(<sys/mman.h>)
@@ -90,6 +91,23 @@ inline bool advise_huge_pages_now(void* p, std::size_t size) noexcept {
     (void)size;
     return false;
 #endif
+}
+
+/// Milliseconds on a clock that does not go back where POSIX has one (else calendar time): the
+/// frame cache's sense of "a while". why not <chrono>: with libstdc++ 12 it brings <sstream>
+/// into every header that defines a coroutine (tests/header_cost.cmake).
+inline std::int64_t frame_clock_ms() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // a few ms of resolution, a few ns to read
+#elif defined(CLOCK_MONOTONIC)
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+#else
+    std::timespec ts{};
+    std::timespec_get(&ts, TIME_UTC);
+#endif
+    return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
 /// Whether the value of AIO_HUGE_PAGES (null when unset) allows huge pages: all but "0",
