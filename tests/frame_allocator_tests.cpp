@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Tests for <aio/detail/frame_allocator.hpp>, the page allocator behind every coroutine frame:
-// blocks are aligned, distinct and packed; freed blocks are reused; empty pages go back; and a
-// frame may be freed on another thread, also after the thread that allocated it has exited.
+// blocks are aligned, distinct and packed; freed blocks are reused; empty pages wait in a
+// bounded cache and go back after a while; a class's pages after its first are advised to be
+// huge pages, unless switched off; and a frame may be freed on another thread, also after the
+// thread that allocated it has exited.
 //
 // Tests that look at the cache itself (reuse, packing, page counts) return early under
 // AddressSanitizer, where frames come from plain operator new (frame_cache_enabled is false).
@@ -9,6 +11,7 @@
 #include "helpers/catch.hpp"
 
 #include <aio/detail/frame_allocator.hpp>
+#include <aio/detail/frame_page_memory.hpp>
 #include <aio/gather.hpp>
 #include <aio/run.hpp>
 #include <aio/sleep.hpp>
@@ -16,9 +19,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <latch>
@@ -57,6 +62,25 @@ std::size_t blocks_per_page(std::size_t block_size) {
 }
 
 aio::task<int> leaf(int value) { co_return value; }
+
+aio::task<int> ten_tasks() {
+    std::vector<aio::task<int>> tasks;
+    for (int i = 0; i < 10; ++i) {
+        tasks.push_back(leaf(i));
+    }
+    int sum = 0;
+    for (const int v : co_await aio::gather(std::move(tasks))) {
+        sum += v;
+    }
+    co_return sum;
+}
+
+// Runs f on a new thread, so with a heap of its own (and an empty cache); f may use Catch2's
+// CHECKs: the test thread waits for it meanwhile.
+template <class F>
+void run_on_fresh_heap(F f) {
+    std::thread(f).join();
+}
 
 aio::task<int> sum_of_leaves(int count) {
     int sum = 0;
@@ -256,27 +280,173 @@ TEST_CASE("frames of one size class are packed round_up(size, 16) bytes apart", 
     }
 }
 
-TEST_CASE("the pages of a burst of 200000 frames go back once the frames are freed",
+TEST_CASE("the pages of a burst of 200000 frames are kept for the next burst instead of mapped "
+          "again",
           "[frame]") {
     if (!detail::frame_cache_enabled) {
         return;
     }
-    constexpr std::size_t count = 200000;
-    const std::size_t heap_pages_before = detail::frame_heap_pages();
-    const std::size_t alive_before = detail::frame_pages_alive();
-    for (int round = 0; round < 2; ++round) {
+    run_on_fresh_heap([] {
+        constexpr std::size_t count = 200000;
+        std::vector<std::size_t> pages_at_peak;
+        std::vector<std::size_t> cached_after;
+        for (int round = 0; round < 3; ++round) {
+            std::vector<void*> frames;
+            for (std::size_t i = 0; i < count; ++i) {
+                frames.push_back(detail::allocate_frame(112));
+            }
+            pages_at_peak.push_back(detail::frame_heap_pages());
+            for (void* p : frames) {
+                detail::deallocate_frame(p, 112);
+            }
+            cached_after.push_back(detail::frame_heap_cached_pages());
+        }
+        CAPTURE(pages_at_peak, cached_after);
+        CHECK(pages_at_peak[0] >= count / blocks_per_page(112));
+        // The later bursts find their pages in the cache: the heap does not grow.
+        CHECK(pages_at_peak[1] == pages_at_peak[0]);
+        CHECK(pages_at_peak[2] == pages_at_peak[0]);
+        // All but the class's current page wait in the cache.
+        CHECK(cached_after[0] + 1 == pages_at_peak[0]);
+    });
+}
+
+TEST_CASE("cached frame pages go back to the system once they have waited longer than the decay "
+          "time",
+          "[frame]") {
+    if (!detail::frame_cache_enabled) {
+        return;
+    }
+    run_on_fresh_heap([] {
+        const std::size_t alive_before = detail::frame_pages_alive();
         std::vector<void*> frames;
-        for (std::size_t i = 0; i < count; ++i) {
+        for (std::size_t i = 0; i < 4 * blocks_per_page(112); ++i) {
             frames.push_back(detail::allocate_frame(112));
         }
-        CHECK(detail::frame_heap_pages() >= heap_pages_before + count / blocks_per_page(112));
         for (void* p : frames) {
             detail::deallocate_frame(p, 112);
         }
-        // What may stay: the class's current page and one empty spare.
-        CHECK(detail::frame_heap_pages() <= heap_pages_before + 2);
-        CHECK(detail::frame_pages_alive() <= alive_before + 2);
+        CHECK(detail::frame_heap_cached_pages() >= 3);
+        // Past the decay time, with room for the coarse clock's resolution.
+        std::this_thread::sleep_for(std::chrono::milliseconds(detail::frame_cache_decay_ms + 100));
+        // The next page event (here: a first frame of another class) returns them.
+        void* other = detail::allocate_frame(300);
+        CHECK(detail::frame_heap_cached_pages() == 0);
+        CHECK(detail::frame_heap_pages() == 2);  // the two classes' current pages
+        CHECK(detail::frame_pages_alive() == alive_before + 2);
+        detail::deallocate_frame(other, 300);
+    });
+}
+
+TEST_CASE("a burst of frames larger than the cache gives back all but the cache's bound at once",
+          "[frame]") {
+    if (!detail::frame_cache_enabled) {
+        return;
     }
+    run_on_fresh_heap([] {
+        const bool huge_before = detail::set_frame_huge_pages(false);  // untouched pages: no RSS
+        const std::size_t count = (detail::frame_cache_max_pages + 8) * blocks_per_page(512);
+        std::vector<void*> frames;
+        for (std::size_t i = 0; i < count; ++i) {
+            frames.push_back(detail::allocate_frame(512));
+        }
+        const std::size_t alive_at_peak = detail::frame_pages_alive();
+        CHECK(detail::frame_heap_pages() >= detail::frame_cache_max_pages + 8);
+        for (void* p : frames) {
+            detail::deallocate_frame(p, 512);
+        }
+        // At most the bound stays cached (fewer if freeing took longer than the decay time, as
+        // under ThreadSanitizer), besides the class's current page.
+        CHECK(detail::frame_heap_cached_pages() <= detail::frame_cache_max_pages);
+        CHECK(detail::frame_heap_pages() <= detail::frame_cache_max_pages + 1);
+        CHECK(detail::frame_pages_alive() + 7 <= alive_at_peak);
+        detail::set_frame_huge_pages(huge_before);
+    });
+}
+
+TEST_CASE("with huge pages on a size class's frame pages after its first are advised and its "
+          "first is not",
+          "[frame][huge]") {
+    if (!detail::frame_cache_enabled) {
+        return;
+    }
+    const bool huge_before = detail::set_frame_huge_pages(true);
+    run_on_fresh_heap([] {
+        std::vector<block> blocks;
+        for (std::size_t i = 0; i < 3 * blocks_per_page(112); ++i) {
+            blocks.push_back(allocate_tagged(112, static_cast<unsigned char>(i)));
+        }
+        CHECK_FALSE(detail::frame_page_advised(blocks.front().bytes));
+        CHECK(detail::frame_page_advised(blocks.back().bytes) == AIO_DETAIL_FRAME_HUGE_PAGES);
+        // Frames on advised pages are aligned, intact and reused like any others.
+        CHECK(std::all_of(blocks.begin(), blocks.end(),
+                          [](const block& b) { return address(b.bytes) % 16 == 0; }));
+        CHECK(std::all_of(blocks.begin(), blocks.end(), intact));
+        const block last = blocks.back();
+        blocks.pop_back();
+        free_block(last);
+        void* again = detail::allocate_frame(112);
+        CHECK(again == last.bytes);
+        detail::deallocate_frame(again, 112);
+        for (const block& b : blocks) {
+            free_block(b);
+        }
+    });
+    detail::set_frame_huge_pages(huge_before);
+}
+
+TEST_CASE("with huge pages off no frame page is advised", "[frame][huge]") {
+    if (!detail::frame_cache_enabled) {
+        return;
+    }
+    const bool huge_before = detail::set_frame_huge_pages(false);
+    run_on_fresh_heap([] {
+        std::vector<void*> frames;
+        for (std::size_t i = 0; i < 3 * blocks_per_page(112); ++i) {
+            frames.push_back(detail::allocate_frame(112));
+        }
+        CHECK(std::none_of(frames.begin(), frames.end(), detail::frame_page_advised));
+        for (void* p : frames) {
+            detail::deallocate_frame(p, 112);
+        }
+    });
+    detail::set_frame_huge_pages(huge_before);
+}
+
+TEST_CASE("a program of ten tasks gets no huge frame page", "[frame][huge]") {
+    if (!detail::frame_cache_enabled) {
+        return;
+    }
+    const bool huge_before = detail::set_frame_huge_pages(true);
+    run_on_fresh_heap([] {
+        CHECK(aio::run(ten_tasks()) == 45);
+        // Each size class it used fits in its first page: none is advised.
+        CHECK(detail::frame_heap_pages() <= detail::frame_classes);
+        void* probe = detail::allocate_frame(112);
+        CHECK_FALSE(detail::frame_page_advised(probe));
+        detail::deallocate_frame(probe, 112);
+    });
+    detail::set_frame_huge_pages(huge_before);
+}
+
+TEST_CASE("the environment variable AIO_HUGE_PAGES=0 switches huge frame pages off",
+          "[frame][huge]") {
+    CHECK_FALSE(detail::huge_pages_allowed_by("0"));
+    CHECK_FALSE(detail::huge_pages_allowed_by("off"));
+    CHECK_FALSE(detail::huge_pages_allowed_by("false"));
+    CHECK(detail::huge_pages_allowed_by(nullptr));
+    CHECK(detail::huge_pages_allowed_by("1"));
+#if __has_include(<unistd.h>)
+    // The variable is read once, at the first use: start over as if unread.
+    const int state_before = detail::frame_huge_pages_state.load();
+    ::setenv("AIO_HUGE_PAGES", "0", 1);
+    detail::frame_huge_pages_state.store(-1);
+    CHECK_FALSE(detail::frame_huge_pages_enabled());
+    ::unsetenv("AIO_HUGE_PAGES");
+    detail::frame_huge_pages_state.store(-1);
+    CHECK(detail::frame_huge_pages_enabled() == AIO_DETAIL_FRAME_HUGE_PAGES);
+    detail::frame_huge_pages_state.store(state_before);
+#endif
 }
 
 TEST_CASE("a frame block freed on another thread comes back to the thread that allocated it",

@@ -18,6 +18,10 @@ with the issue's targets (queue round trip <= 40 ns, uncontended lock <= 5 ns, >
         --skip-python-above 1000000 --compilers clang++,g++ --output results.md
     python3 tests/benchmarks/compare.py --coordination --compilers g++,clang++  # ~2 minutes
 
+--baseline EXE adds another aio_delay_bench binary (say, one built from main) as a row of its own,
+run in turn with the others: a before/after comparison in one sitting. The header gives the
+host's first-touch cost of fresh memory in 4 KiB and in huge pages (aio_floor_bench
+--first-touch), which bounds the overhead at 1M tasks and above.
 --compile-time adds the headers' compile time (compile_time.py). Binaries are built if missing (or with --rebuild) into build/bench-<compiler> with
 -DAIO_BUILD_BENCHMARKS=ON (the benchmarks are always compiled at -O2, see CMakeLists.txt).
 """
@@ -99,7 +103,31 @@ def first_line(cmd: list[str]) -> str:
         return "not found"
 
 
-def machine_header(compilers: list[str]) -> list[str]:
+def thp_setting(name: str) -> str:
+    try:
+        text = Path(f"/sys/kernel/mm/transparent_hugepage/{name}").read_text()
+    except OSError:
+        return "?"
+    m = re.search(r"\[(\S+)\]", text)
+    return m.group(1) if m else text.strip()
+
+
+def first_touch_line(floor_exe: Path) -> str | None:
+    """The host's first-touch cost (aio_floor_bench --first-touch), as a header line."""
+    try:
+        p = subprocess.run([str(floor_exe), "--first-touch"], capture_output=True, text=True,
+                           timeout=120)
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
+        return None
+    def cell(values: list[float]) -> str:
+        return f"{statistics.median(values):.0f} ms (of 3: {', '.join(f'{v:.0f}' for v in values)})"
+    return (f"- first touch of {r['mb']} MB on this host (written every 112 B): "
+            f"**4 KiB pages {cell(r['small_pages_ms'])}, huge pages {cell(r['huge_pages_ms'])}**; "
+            f"THP enabled [{thp_setting('enabled')}], defrag [{thp_setting('defrag')}]")
+
+
+def machine_header(compilers: list[str], first_touch: str | None = None) -> list[str]:
     cpu = "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -126,6 +154,8 @@ def machine_header(compilers: list[str]) -> list[str]:
     for c in compilers:
         lines.append(f"- {c}: `{first_line([c, '--version'])}`")
     lines.append(f"- Python: {platform.python_version()}, Asio: {asio}; benchmarks compiled with -O2")
+    if first_touch:
+        lines.append(first_touch)
     return lines
 
 
@@ -138,7 +168,7 @@ def build_dir_for(args: argparse.Namespace, compiler: str) -> Path:
 def ensure_built(args: argparse.Namespace, compiler: str) -> Path:
     bdir = build_dir_for(args, compiler)
     exe = bdir / "tests" / "benchmarks"
-    needed = ["aio_delay_bench", "aio_micro_bench"]
+    needed = ["aio_delay_bench", "aio_micro_bench", "aio_floor_bench"]
     if args.rebuild or not all((exe / n).exists() for n in needed):
         log(f"building the benchmarks with {compiler} in {bdir} ...")
         steps = [["cmake", "-S", str(ROOT), "-B", str(bdir), "-DCMAKE_BUILD_TYPE=Release",
@@ -240,6 +270,8 @@ def main() -> int:
     ap.add_argument("--coordination", action="store_true",
                     help="only the coordination rows: aio_micro_bench's queue/lock/event/semaphore "
                          "benchmarks for each compiler beside peers/asyncio_sync.py (no delay workload)")
+    ap.add_argument("--baseline", help="another aio_delay_bench binary (e.g. built from main), "
+                    "run in turn with the others as the row 'aio (baseline)'")
     ap.add_argument("--compile-time", action="store_true",
                     help="also measure the headers' compile time (compile_time.py, 5 runs)")
     args = ap.parse_args()
@@ -271,6 +303,11 @@ def main() -> int:
         label = "aio" if len(compilers) == 1 else f"aio ({cname[c]})"
         impls.append((label, [str(exe_dirs[c] / "aio_delay_bench")], args.runs, float("inf")))
     aio_ref_label = impls[0][0]
+    if args.baseline:
+        if not Path(args.baseline).is_file():
+            ap.error(f"--baseline: no such file '{args.baseline}'")
+        impls.append(("aio (baseline)", [str(Path(args.baseline).resolve())], args.runs,
+                      float("inf")))
     asio_exe = exe_dirs[ref] / "aio_asio_delay_bench"
     if not args.no_asio:
         if asio_exe.exists():
@@ -281,6 +318,7 @@ def main() -> int:
         impls.append(("Python asyncio", [sys.executable, str(HERE / "peers" / "asyncio_delay.py")],
                       python_runs, args.skip_python_above))
 
+    first_touch = None if args.coordination else first_touch_line(exe_dirs[ref] / "aio_floor_bench")
     results: dict[int, dict[str, list[dict]]] = {}
     failures = 0  # runs that failed, timed out or did not validate: the exit status says so
     for n in sizes:
@@ -323,12 +361,12 @@ def main() -> int:
         out.append("")
     else:
         out = ["# aio vs Asio vs Python asyncio: the seed's delay workload", ""]
-        out += machine_header(compilers)
+        out += machine_header(compilers, first_touch)
     out += [] if args.coordination else [f"- workload: N tasks, each sleeps uniform random [{args.min_pause}, {args.max_pause}] s "
             f"(seed {args.seed}), created with create_task/co_spawn and gathered; "
             "overhead = wall − largest pause; memory = peak RSS / N",
-            f"- runs alternate between implementations; each cell is the **median of {args.runs} runs** "
-            f"({python_runs} for Python); ratios are peer / {aio_ref_label} (higher = aio better)", ""]
+            f"- runs alternate between implementations; each cell is the **median of {args.runs} runs**"
+            f"{'' if args.no_python else f' ({python_runs} for Python)'}; ratios are peer / {aio_ref_label} (higher = aio better)", ""]
 
     if sizes:
         out += ["| N | implementation | runs | overhead | CPU / task | bytes / task | peak RSS | "

@@ -4,16 +4,17 @@
 // Every call of a coroutine allocates its frame and a program may hold a million frames at once,
 // so a fresh frame should be a pointer bump and a frame of S bytes should cost round_up(S, 16)
 // bytes (malloc adds a header and rounds up: a 112-byte frame costs 128). Frames of up to 512
-// bytes live in 1 MiB pages of one 16-byte size class each. A page is aligned to its own size and
+// bytes live in 2 MiB pages of one 16-byte size class each. A page is aligned to its own size and
 // starts with its header, so a block finds its page with a mask; blocks are handed out by a bump
-// pointer, so the untouched tail of a page costs no RSS. Why 1 MiB: a page costs its header and
-// a mapping whatever its size, a larger share of a small page; bigger pages would hold more
-// memory idle.
+// pointer, so the untouched tail of a page costs no RSS. Why 2 MiB: it is the size of a huge
+// page, which a class's pages after its first are advised to be (frame_page_memory.hpp): first
+// touch of a million frames then costs ~55 huge-page faults instead of ~28,000 small ones.
 //
-// Each thread has a heap: per class a current page, a list of other pages with free blocks, and
-// at most one empty spare page (so that a workload keeping about a page of frames alive does not
-// fault in a fresh page each time round). Any other page that empties goes back to the system
-// (frame_page_memory.hpp): every burst of a million frames gives its memory back once it is over.
+// Each thread has a heap: per class a current page and a list of other pages with free blocks;
+// and a cache of empty pages of any class, so that tasks made in waves reuse the memory of the
+// last wave instead of faulting it in again. The cache is bounded (64 pages, 128 MiB) and a page
+// cached for over a second goes back to the system at the heap's next page event: every burst
+// of a million frames gives its memory back once the program moves on.
 //
 // Cross-thread rules: a frame may be freed on any thread, also after the thread that allocated it
 // has exited. The owner's frees take no lock; every other operation is rare and takes one global
@@ -124,10 +125,21 @@ inline void deallocate_frame(void* p, std::size_t size) noexcept {
     ::operator delete(p);  // why unsized: clang 14 has no sized deallocation by default
 }
 
-/// For tests: pages held by this thread's heap (0 before its first frame), and in the process.
+/// For tests: pages held by this thread's heap (0 before its first frame; cached ones included),
+/// those of them in its cache, and pages in the process.
 inline std::size_t frame_heap_pages() noexcept {
     const frame_heap* heap = t_frame_heap;
     return heap != nullptr ? heap->pages : 0;
+}
+inline std::size_t frame_heap_cached_pages() noexcept {
+    const frame_heap* heap = t_frame_heap;
+    return heap != nullptr ? heap->cached : 0;
+}
+/// For tests: whether the page of a frame from the pages (not plain new) was advised to be huge.
+inline bool frame_page_advised(const void* frame) noexcept {
+    return reinterpret_cast<const frame_page*>(reinterpret_cast<std::uintptr_t>(frame) &
+                                               ~(frame_page_size - 1))
+        ->advised;
 }
 inline std::size_t frame_pages_alive() noexcept {
     return frame_pages_alive_count.load(memory_order_relaxed);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The machinery behind detail/frame_allocator.hpp (read its opening comment first): a 1 MiB
+// The machinery behind detail/frame_allocator.hpp (read its opening comment first): a 2 MiB
 // page of one size class (frame_page) and a thread's set of pages (frame_heap), with the
 // bookkeeping that decides when a page becomes current, waits on the list of pages with free
-// blocks, is kept as the one spare, or goes back to the system (frame_page_memory.hpp).
+// blocks, waits empty in the heap's cache, or goes back to the system (frame_page_memory.hpp).
 #ifndef AIO_DETAIL_FRAME_HEAP_HPP_INCLUDED
 #define AIO_DETAIL_FRAME_HEAP_HPP_INCLUDED
 
@@ -19,7 +19,14 @@ namespace aio::detail {
 inline constexpr std::size_t frame_granularity = 16;
 static_assert(frame_granularity % __STDCPP_DEFAULT_NEW_ALIGNMENT__ == 0, "frame alignment");
 inline constexpr std::size_t frame_classes = 32;      // frames up to 512 bytes live in pages
-inline constexpr std::size_t frame_page_size = std::size_t{1} << 20;
+inline constexpr std::size_t frame_page_size = std::size_t{1} << 21;  // a huge page on x86-64
+// why: a class's first page is faulted in 4 KiB at a time, so a small program's RSS grows with
+// what it uses; a class that needs more pages is big, and each page after is one huge page.
+inline constexpr std::uint32_t frame_huge_after_pages = 1;
+// Empty pages a heap keeps for reuse (128 MiB: a wave of a million 112-byte frames), and for how
+// long: a page cached longer goes back at the heap's next page event (see cache_put).
+inline constexpr std::size_t frame_cache_max_pages = 64;
+inline constexpr std::int64_t frame_cache_decay_ms = 1000;
 inline constexpr std::uint32_t frame_no_watch = ~std::uint32_t{0};
 
 struct frame_heap;
@@ -42,12 +49,15 @@ struct frame_page {
     std::uint32_t watch = frame_no_watch;
     std::uint32_t cls = 0;
     bool listed = false;          // in the heap's list of non-current pages with free blocks
+    bool advised = false;         // madvise(MADV_HUGEPAGE)d before its first touch
     frame_page* prev = nullptr;
     frame_page* next = nullptr;
     frame_heap* heap = nullptr;
     // Guarded by the mutex, on their own cache line so foreign frees do not slow the owner's.
     alignas(64) frame_block* remote = nullptr;  // blocks freed by other threads
     frame_page* remote_next = nullptr;          // in the heap's remote_pages while remote is set
+    // The owner's: when the page entered the cache (an empty page gets no remote frees).
+    std::int64_t cached_since_ms = 0;
 };
 
 inline constexpr std::size_t frame_page_header =
@@ -70,8 +80,11 @@ inline mutex& frame_mutex() noexcept { return frame_mutex_storage.instance; }
 struct frame_heap {
     frame_page* current[frame_classes];
     frame_page* avail[frame_classes] = {};  // doubly linked through prev/next
-    frame_page* spare[frame_classes] = {};
-    std::size_t pages = 0;
+    std::uint32_t class_pages[frame_classes] = {};  // pages serving each class, not cached
+    frame_page* cache_newest = nullptr;  // empty pages, doubly linked through prev/next
+    frame_page* cache_oldest = nullptr;
+    std::size_t cached = 0;
+    std::size_t pages = 0;  // pages held: serving a class or cached
     bool abandoned;  // no owner thread: every operation is under the mutex
     atomic<bool> remote_pending{false};  // a hint, read without the lock
     frame_page* remote_pages = nullptr;       // guarded by the mutex
@@ -104,7 +117,7 @@ struct frame_heap {
     }
 
     // The current page is exhausted: take remote frees, or else make a page with free blocks,
-    // the spare or a new page current. For the orphan heap the caller holds the mutex
+    // a cached page or a new page current. For the orphan heap the caller holds the mutex
     // (remote_pending is never set there).
     // why [[gnu::noinline]] on the slow paths: GCC inlines them into allocate_frame, and their
     // register spills then cost every allocation.
@@ -117,8 +130,6 @@ struct frame_heap {
             frame_page* p = avail[c];
             if (p != nullptr) {
                 unlink(p);
-            } else if ((p = spare[c]) != nullptr) {
-                spare[c] = nullptr;
             } else {
                 p = new_page(c);
             }
@@ -135,7 +146,7 @@ struct frame_heap {
         }
     }
 
-    // p is not current: once empty it becomes the spare or goes back to the system (free_page);
+    // p is not current: once empty it goes to the cache (or, abandoned, back to the system);
     // while it has free blocks it is listed; when full it waits, unlisted, for its first block to
     // come back.
     [[gnu::noinline]] void settle(frame_page* p) noexcept {
@@ -143,14 +154,13 @@ struct frame_heap {
             if (p->listed) {
                 unlink(p);
             }
-            if (abandoned || spare[p->cls] != nullptr) {
-                free_page(p);
-                return;
-            }
-            p->free = nullptr;  // start over in address order
-            p->bump = reinterpret_cast<char*>(p) + frame_page_header;
+            --class_pages[p->cls];
             p->watch = frame_no_watch;
-            spare[p->cls] = p;
+            if (abandoned) {
+                free_page(p);
+            } else {
+                cache_put(p);
+            }
         } else if (p->free == nullptr && p->bump == p->end) {
             p->watch = p->used - 1;
         } else if (!p->listed) {
@@ -178,17 +188,72 @@ struct frame_heap {
         p->listed = false;
     }
 
+    // A page for class c: the most recently cached one (its memory is likely still in the
+    // caches and the TLB), else fresh memory, advised to be huge if the class outgrew its first.
     frame_page* new_page(std::size_t c) {
-        void* memory = allocate_frame_page_memory(frame_page_size);
-        auto* p = ::new (memory) frame_page{};
+        frame_page* p = cache_take();
+        if (p == nullptr) {
+            void* memory = allocate_frame_page_memory(frame_page_size);
+            const bool advised = class_pages[c] >= frame_huge_after_pages &&
+                                 advise_huge_pages(memory, frame_page_size);
+            p = ::new (memory) frame_page{};
+            p->heap = this;
+            p->advised = advised;
+            ++pages;
+            frame_pages_alive_count.fetch_add(1, memory_order_relaxed);
+        }
         const std::size_t block_size = (c + 1) * frame_granularity;
-        p->heap = this;
         p->cls = static_cast<std::uint32_t>(c);
-        p->bump = static_cast<char*>(memory) + frame_page_header;
+        p->free = nullptr;  // a cached page starts over in address order
+        p->bump = reinterpret_cast<char*>(p) + frame_page_header;
         p->end = p->bump + (frame_page_size - frame_page_header) / block_size * block_size;
-        ++pages;
-        frame_pages_alive_count.fetch_add(1, memory_order_relaxed);
+        ++class_pages[c];
         return p;
+    }
+
+    // why a cache: a program that frees a million frames and makes a million more (tasks in
+    // waves) would otherwise give the pages back and fault them in again, each time. Bounded in
+    // size (frame_cache_max_pages) and in time: a page cached longer than frame_cache_decay_ms
+    // goes back at the next page event (a page emptied or needed). An idle heap keeps its cache.
+    void cache_put(frame_page* p) noexcept {
+        const std::int64_t now = frame_clock_ms();
+        cache_trim(now);
+        p->cached_since_ms = now;
+        p->prev = nullptr;
+        p->next = cache_newest;
+        (cache_newest != nullptr ? cache_newest->prev : cache_oldest) = p;
+        cache_newest = p;
+        if (++cached > frame_cache_max_pages) {
+            cache_drop_oldest();
+        }
+    }
+
+    frame_page* cache_take() noexcept {
+        if (cache_newest != nullptr) {
+            cache_trim(frame_clock_ms());
+        }
+        frame_page* p = cache_newest;
+        if (p != nullptr) {
+            cache_newest = p->next;
+            (cache_newest != nullptr ? cache_newest->prev : cache_oldest) = nullptr;
+            --cached;
+        }
+        return p;
+    }
+
+    void cache_trim(std::int64_t now_ms) noexcept {
+        while (cache_oldest != nullptr &&
+               now_ms - cache_oldest->cached_since_ms > frame_cache_decay_ms) {
+            cache_drop_oldest();
+        }
+    }
+
+    void cache_drop_oldest() noexcept {
+        frame_page* p = cache_oldest;
+        cache_oldest = p->prev;
+        (cache_oldest != nullptr ? cache_oldest->next : cache_newest) = nullptr;
+        --cached;
+        free_page(p);
     }
 
     // The pair of new_page(): the page's memory goes back to the system.
@@ -228,10 +293,10 @@ struct frame_heap {
             lock_guard lock(frame_mutex());
             collect_remote();
             abandoned = true;
+            while (cache_oldest != nullptr) {
+                cache_drop_oldest();
+            }
             for (std::size_t c = 0; c < frame_classes; ++c) {
-                if (frame_page* p = std::exchange(spare[c], nullptr)) {
-                    free_page(p);
-                }
                 retire_current(c);
             }
             empty = pages == 0;
