@@ -42,8 +42,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
-# The issue's targets.
-TARGET_OVERHEAD_1M = 0.12       # s
+# The issues' targets (#16 for the 1M overhead, 10M and the ratio to Asio).
+TARGET_OVERHEAD_1M = 0.15       # s
 TARGET_BYTES_PER_TASK = 160     # B/task at 1M
 TARGET_VS_ASIO = 25             # x less overhead
 TARGET_VS_PYTHON = 200          # x less overhead
@@ -435,7 +435,7 @@ def main() -> int:
     asio_s = s1m.get("Asio (C++20 awaitables)")
     py_s = s1m.get("Python asyncio")
     if a:
-        rows.append(("1M tasks: overhead ≤ 0.12 s", fmt_s(a["overhead"]), verdict(a["overhead"] <= TARGET_OVERHEAD_1M)))
+        rows.append(("1M tasks: overhead ≤ 0.15 s", fmt_s(a["overhead"]), verdict(a["overhead"] <= TARGET_OVERHEAD_1M)))
         rows.append(("1M tasks: peak memory ≤ 160 B/task", f"{a['bytes_per_task']:,.0f} B", verdict(a["bytes_per_task"] <= TARGET_BYTES_PER_TASK)))
         if asio_s:
             r = asio_s["overhead"] / a["overhead"]
