@@ -184,6 +184,30 @@ TEST_CASE("read(n) returns what is there, read() everything until end of stream"
     CHECK(run_bounded(body()) == "hello| world!");
 }
 
+TEST_CASE("a read that waited on an empty buffer keeps what it did not return for the next reads",
+          "[stream_reader]") {
+    auto body = []() -> aio::task<std::string> {
+        auto [a, b] = aio::socket::pair();
+        auto [c, d] = aio::socket::pair();
+        aio::stream_reader reader(b);
+        aio::stream_reader other(d);  // a second reader on the thread: the scratch is shared
+        auto sending = [](aio::socket& s, aio::socket& t) -> aio::task<void> {
+            co_await aio::sleep(1ms);
+            co_await aio::sock_sendall(s, "abcdefgh");
+            co_await aio::sock_sendall(t, "12345");
+        };
+        auto sender = aio::create_task(sending(a, c));
+        std::string first = co_await reader.read(3);
+        std::string other_first = co_await other.read(2);
+        CHECK(reader.size() == 5);
+        std::string rest = co_await reader.readexactly(5);
+        std::string other_rest = co_await other.readexactly(3);
+        co_await sender;
+        co_return first + "|" + rest + "|" + other_first + "|" + other_rest;
+    };
+    CHECK(run_bounded(body()) == "abc|defgh|12|345");
+}
+
 TEST_CASE("a peer reset while a reader waits is std::system_error ECONNRESET", "[stream_reader]") {
     auto body = []() -> aio::task<std::exception_ptr> {
         auto [client, server] = co_await aio_test::tcp_pair(aio::address::ipv4("127.0.0.1", 0));

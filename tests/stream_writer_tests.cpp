@@ -97,6 +97,32 @@ TEST_CASE("write_eof after buffered data: the peer gets it all, then end of stre
     CHECK(run_bounded(body()) == 1024 * 1024);
 }
 
+TEST_CASE("write after close or write_eof is invalid_state_error and the peer gets only what came "
+          "before",
+          "[stream_writer]") {
+    auto body = []() -> aio::task<std::string> {
+        auto [a, b] = aio::socket::pair();
+        auto [c, d] = aio::socket::pair();
+        aio::stream_writer closing(a);
+        aio::stream_writer ending(c);
+        closing.write("before close");
+        closing.close();
+        CHECK_THROWS_AS(closing.write("after close"), aio::invalid_state_error);
+        CHECK_THROWS_AS(closing.writelines({"after", "close"}), aio::invalid_state_error);
+        ending.write("before eof");
+        ending.write_eof();
+        CHECK_THROWS_AS(ending.write("after eof"), aio::invalid_state_error);
+        CHECK_THROWS_AS(ending.write(""), aio::invalid_state_error);
+        co_await closing.wait_closed();
+        aio::stream_reader closed_reader(b);
+        aio::stream_reader ended_reader(d);
+        std::string first = co_await closed_reader.read();
+        std::string second = co_await ended_reader.read();
+        co_return first + "|" + second;
+    };
+    CHECK(run_bounded(body()) == "before close|before eof");
+}
+
 TEST_CASE("a send error stops the writer and drain throws it: EPIPE", "[stream_writer]") {
     auto body = []() -> aio::task<std::exception_ptr> {
         auto [a, b] = aio::socket::pair();
@@ -170,7 +196,7 @@ TEST_CASE("close sends what is buffered, then closes the socket, and wait_closed
         writer.write(std::string(1024 * 1024, 'c'));
         writer.close();
         CHECK(writer.is_closing());
-        writer.write("dropped after close");
+        CHECK_THROWS_AS(writer.write("not sent: after close"), aio::invalid_state_error);
         aio::stream_reader reader(b);
         auto read_all = reader.read();
         auto closed = writer.wait_closed();

@@ -177,6 +177,30 @@ TEST_CASE("echo round trips of 0 B to 1 MiB through open_connection and start_se
     run_bounded(body());
 }
 
+TEST_CASE("start_server takes a move-only handler and keeps it for every connection", "[streams]") {
+    struct prefixed_echo {
+        std::unique_ptr<std::string> m_prefix;  // move-only
+        aio::task<void> operator()(aio::stream_reader& reader, aio::stream_writer& writer) const {
+            std::string line = co_await reader.readline();
+            writer.write(*m_prefix + line);
+            co_await writer.drain();
+        }
+    };
+    auto body = []() -> aio::task<std::string> {
+        prefixed_echo handler{std::make_unique<std::string>("echo: ")};
+        aio::server server = co_await aio::start_server(std::move(handler), "127.0.0.1", 0);
+        std::string answers;
+        for (const char* line : {"one\n", "two\n"}) {
+            auto trip = echo_through("127.0.0.1", port_of(server), line);
+            answers += co_await std::move(trip);
+        }
+        server.close();
+        co_await server.wait_closed();
+        co_return answers;
+    };
+    CHECK(run_bounded(body()) == "echo: one\necho: two\n");
+}
+
 TEST_CASE("the writer knows its peer and local address, and the server its bound address",
           "[streams]") {
     auto body = []() -> aio::task<void> {

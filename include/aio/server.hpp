@@ -30,8 +30,8 @@
 // wait_closed() returns once the server is closed and every handler has finished (asyncio
 // 3.12); close_clients() / abort_clients() end the connections (asyncio 3.13).
 // serve_forever() waits until close(); cancelling it closes the server. Destroying the server
-// handle closes it too. Lifetime: the handler (a copy) lives as long as the server's state,
-// which the connection tasks share: it may outlive the handle.
+// handle closes it too. Lifetime: the handler (moved in; it may be move-only) lives as long as
+// the server's state, which the connection tasks share: it may outlive the handle.
 #include "detail/config.hpp"  // first, before the include guard
 #ifndef AIO_SERVER_HPP_INCLUDED
 #define AIO_SERVER_HPP_INCLUDED
@@ -43,6 +43,7 @@
 #include "getaddrinfo.hpp"
 #include "socket.hpp"
 #include "stream_reader.hpp"
+#include "stream_writer.hpp"
 #include "task.hpp"
 
 #include <chrono>
@@ -53,6 +54,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -170,7 +172,14 @@ namespace detail {
 template <class Handler>
 std::shared_ptr<server_state> new_server_state(Handler& handler, std::size_t limit) {
     auto state = std::make_shared<server_state>();
-    state->m_handler = connection_handler(std::move(handler));
+    if constexpr (std::is_copy_constructible_v<Handler>) {
+        state->m_handler = connection_handler(std::move(handler));
+    } else {  // std::function copies: a move-only handler is held through a shared_ptr
+        state->m_handler = [held = std::make_shared<Handler>(std::move(handler))](
+                               stream_reader& reader, stream_writer& writer) {
+            return (*held)(reader, writer);
+        };
+    }
     state->m_limit = limit;
     return state;
 }

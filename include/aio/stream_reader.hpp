@@ -13,6 +13,9 @@
 // reader, pausing at twice the limit; here a read call receives from the socket only when its
 // buffer cannot answer it, so the buffer never holds more than the limit plus one receive, and
 // a task that stops reading stops the peer (the kernel's buffers fill) with no pause/resume.
+// While it waits with nothing buffered the reader holds no buffer: a receive into an empty one
+// lands in a per-thread scratch and only what the call does not return is kept (an idle
+// connection costs no receive buffer).
 // One task at a time may read (a second: invalid_state_error, from the fd's reader slot).
 // Cancelling a read leaves the buffer as it was: a receive that was cancelled received nothing.
 //
@@ -27,11 +30,14 @@
 #ifndef AIO_STREAM_READER_HPP_INCLUDED
 #define AIO_STREAM_READER_HPP_INCLUDED
 
+#include "detail/fd_watch.hpp"
+#include "detail/io_events.hpp"
 #include "sock_ops.hpp"
 #include "socket.hpp"
 #include "task.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -43,7 +49,20 @@
 #include <system_error>
 #include <utility>
 
+#include <sys/socket.h>
+
 namespace aio {
+
+namespace detail {
+// The receive buffer of a stream_reader whose buffer is empty: one per thread, so an idle
+// connection owns none (its bytes are copied out at once, before any suspension).
+inline std::span<char> recv_scratch() {
+    static constexpr std::size_t size = std::size_t{64} * 1024;
+    thread_local const std::unique_ptr<char[]> scratch =
+        std::make_unique_for_overwrite<char[]>(size);
+    return {scratch.get(), size};
+}
+}  // namespace detail
 
 /// The stream ended before a read had all it asked for (asyncio.IncompleteReadError): what came
 /// is in partial(); expected() is how many bytes were asked for (nullopt: a readuntil).
@@ -103,7 +122,12 @@ public:
             co_return take(size());
         }
         if (size() == 0 && !m_eof) {
-            co_await fill();
+            std::string direct;  // what came goes straight here, the rest into the buffer
+            auto filling = fill(&direct, static_cast<std::size_t>(n));
+            co_await std::move(filling);
+            if (!direct.empty()) {
+                co_return direct;
+            }
         }
         co_return take(std::min(size(), static_cast<std::size_t>(n)));
     }
@@ -195,26 +219,74 @@ private:
         }
         return sock.get();
     }
-    // One receive into the free space after the buffered bytes (at least `chunk` of it). A
-    // socket closed here (before or during the receive) is end of stream.
-    task<void> fill() {
-        static constexpr std::size_t chunk = std::size_t{64} * 1024;
-        reserve(chunk);
-        const std::span<char> room(m_data.get() + m_end, m_capacity - m_end);
-        std::size_t n = 0;
-        if (m_sock->is_open()) {
-            try {
-                n = co_await sock_recv_into(*m_sock, room);
-            } catch (const std::system_error&) {
-                if (m_sock->is_open()) {
-                    throw;
-                }
+    // One receive onto the end of the buffer, waiting until the socket is readable if need be
+    // (the first `max` bytes go to `*direct` instead when the buffer is empty). A socket closed
+    // here (before or during the wait) is end of stream.
+    task<void> fill(std::string* direct = nullptr, std::size_t max = 0) {
+        for (;;) {
+            if (!m_sock->is_open()) {
+                m_eof = true;
+                co_return;
             }
+            if (receive(direct, max)) {
+                co_return;
+            }
+            if (size() == 0) {
+                release();
+            }
+            m_sock->watch().not_ready(detail::io_events::readable);
+            co_await detail::wait_readable(m_sock->watch());
         }
+    }
+    // One recv (no suspension): false on EAGAIN. An empty buffer receives into the thread's
+    // scratch (see detail::recv_scratch) and keeps only what the caller does not take.
+    bool receive(std::string* direct, std::size_t max) {
+        static constexpr std::size_t chunk = std::size_t{64} * 1024;
+        const bool empty = size() == 0;
+        std::span<char> room;
+        if (empty) {
+            room = detail::recv_scratch();
+        } else {
+            reserve(chunk);
+            room = std::span<char>(m_data.get() + m_end, m_capacity - m_end);
+        }
+        const ssize_t got = ::recv(m_sock->fileno(), room.data(), room.size(), 0);
+        if (got < 0) {
+            const int code = errno;
+            if (detail::would_block(code)) {
+                return false;
+            }
+            if (code == EINTR) {
+                return receive(direct, max);
+            }
+            detail::sock_error(code, "sock_recv");
+        }
+        std::size_t n = static_cast<std::size_t>(got);
         if (n == 0) {
             m_eof = true;
+            return true;
         }
-        m_end += n;
+        if (!empty) {
+            m_end += n;
+            return true;
+        }
+        std::size_t taken = 0;
+        if (direct != nullptr) {
+            taken = std::min(n, max);
+            direct->assign(room.data(), taken);
+        }
+        if (n > taken) {
+            reserve(n - taken);
+            std::memcpy(m_data.get() + m_end, room.data() + taken, n - taken);
+            m_end += n - taken;
+        }
+        return true;
+    }
+    // why: a connection waiting with nothing buffered keeps no buffer, so 10,000 idle
+    // connections do not each hold the pages their last receive touched.
+    void release() noexcept {
+        m_data.reset();
+        m_capacity = m_begin = m_end = 0;
     }
     void reserve(std::size_t room) {
         if (m_capacity - m_end >= room) {

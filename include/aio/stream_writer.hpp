@@ -19,7 +19,8 @@
 // writer is paused and drain() waits until the buffer is down to the low-water mark (a quarter
 // of the high one); otherwise drain() returns at once. A send error (EPIPE, ECONNRESET) is kept
 // and thrown by the next drain(); later writes are dropped. write_eof() shuts the sending side
-// down once the buffer is empty.
+// down once the buffer is empty. A write after close() or write_eof() is invalid_state_error
+// (asyncio raises for write after write_eof), never silently dropped.
 //
 // close() is transport.close(): what is buffered is still sent, then the socket is closed;
 // co_await wait_closed() returns once it is (and throws the send error that ended the
@@ -92,11 +93,17 @@ public:
     }
     ~stream_writer() { abandon(); }
 
-    /// Sends what the socket takes now and buffers the rest (never suspends). After a send
-    /// error, write_eof() or close(), the data is dropped (the error comes from drain()).
+    /// Sends what the socket takes now and buffers the rest (never suspends). After close() or
+    /// write_eof(): invalid_state_error (nothing could send it). After a send error the data is
+    /// dropped (the error comes from drain(), as asyncio's transport drops it).
     void write(std::string_view data) {
         detail::writer_state& s = state();
-        if (s.m_error || s.m_eof_requested || s.m_closing || data.empty()) {
+        if (s.m_closing || s.m_eof_called) {
+            throw invalid_state_error(s.m_closing
+                                          ? "aio::stream_writer::write after close() or abort()"
+                                          : "aio::stream_writer::write after write_eof()");
+        }
+        if (s.m_error || data.empty()) {
             return;
         }
         s.m_buffer.append(data);
@@ -150,6 +157,7 @@ public:
             return;
         }
         s.m_eof_requested = true;
+        s.m_eof_called = true;
         kick();
     }
     [[nodiscard]] bool can_write_eof() const noexcept { return true; }

@@ -22,7 +22,9 @@ with the issue's targets (queue round trip <= 40 ns, uncontended lock <= 5 ns, >
 run in turn with the others: a before/after comparison in one sitting. The header gives the
 host's first-touch cost of fresh memory in 4 KiB and in huge pages (aio_floor_bench
 --first-touch), which bounds the overhead at 1M tasks and above.
---compile-time adds the headers' compile time (compile_time.py). Binaries are built if missing (or with --rebuild) into build/bench-<compiler> with
+--compile-time adds the headers' compile time (compile_time.py). --echo appends the echo
+benchmark's tables (echo_compare.py: the aio streams server beside Asio, uvloop and asyncio;
+--echo-args=--smoke for a tiny run, --echo-args="--runs 5 --duration 5" for a longer one). Binaries are built if missing (or with --rebuild) into build/bench-<compiler> with
 -DAIO_BUILD_BENCHMARKS=ON (the benchmarks are always compiled at -O2, see CMakeLists.txt).
 """
 from __future__ import annotations
@@ -34,9 +36,11 @@ import math
 import os
 import platform
 import re
+import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -274,6 +278,10 @@ def main() -> int:
                     "run in turn with the others as the row 'aio (baseline)'")
     ap.add_argument("--compile-time", action="store_true",
                     help="also measure the headers' compile time (compile_time.py, 5 runs)")
+    ap.add_argument("--echo", action="store_true",
+                    help="also run the echo benchmark (echo_compare.py, issue #14) and append its tables")
+    ap.add_argument("--echo-args", default="",
+                    help="options for echo_compare.py, one string: --echo-args=--smoke, --echo-args=\"--runs 5\"")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be >= 1")
@@ -508,13 +516,31 @@ def main() -> int:
         out += table
         failures += 0 if compiled else 1
 
+    echo_results = None
+    if args.echo:
+        # echo_compare.py prints its markdown on stdout (its progress goes to stderr, shown as it
+        # runs); its tables are appended below, one level down, and its runs count as ours.
+        log("echo benchmark (echo_compare.py) ...")
+        with tempfile.TemporaryDirectory() as tmp:
+            echo_json = Path(tmp) / "echo.json"
+            cmd = [sys.executable, str(HERE / "echo_compare.py"), "--build-root", args.build_root,
+                   "--compiler", ref, "--json", str(echo_json)] + shlex.split(args.echo_args)
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=args.timeout)
+            if p.returncode != 0:
+                log(f"  echo_compare.py: exit status {p.returncode}")
+                failures += 1
+            out += ["#" + line if line.startswith("#") else line for line in p.stdout.splitlines()]
+            out.append("")
+            if echo_json.exists():
+                echo_results = json.loads(echo_json.read_text())
+
     text = "\n".join(out)
     print(text)
     if args.output:
         Path(args.output).write_text(text + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({"delay": {str(n): results[n] for n in sizes},
-                                               "micro": micro}, indent=1))
+                                               "micro": micro, "echo": echo_results}, indent=1))
     if failures:
         log(f"compare.py: {failures} run(s) failed, timed out or did not validate (see above)")
         return 1

@@ -34,8 +34,9 @@ struct writer_state {
     std::size_t m_low;
     bool m_paused = false;  // past the high-water mark, not yet back to the low one
     bool m_flushing = false;
-    bool m_eof_requested = false;
-    bool m_closing = false;  // close(): close the socket once the buffer is sent
+    bool m_eof_requested = false;  // write_eof() not yet done (the buffer goes first)
+    bool m_eof_called = false;     // write_eof() was called: later writes are errors
+    bool m_closing = false;        // close(): close the socket once the buffer is sent
     std::exception_ptr m_error;
     event m_resumed;  // set while not paused
     event m_closed;   // set once the socket is closed (or the writer gone)
