@@ -15,8 +15,8 @@
 #ifndef AIO_ADDRESS_HPP_INCLUDED
 #define AIO_ADDRESS_HPP_INCLUDED
 
-#if !defined(__unix__) && !defined(__APPLE__)
-#error "aio: <aio/address.hpp> and the networking headers need POSIX sockets"
+#if !defined(__linux__)
+#error "aio: the networking headers need Linux (epoll); this platform has aio's portable poller, which watches no fds"
 #endif
 
 #include <cstddef>

@@ -28,6 +28,10 @@
 #ifndef AIO_DETAIL_FD_WATCH_HPP_INCLUDED
 #define AIO_DETAIL_FD_WATCH_HPP_INCLUDED
 
+#if !defined(__linux__)
+#error "aio: the networking headers need Linux (epoll); this platform has aio's portable poller, which watches no fds"
+#endif
+
 #include "../errors.hpp"
 #include "../event_loop.hpp"
 #include "../suspend.hpp"
