@@ -5,6 +5,7 @@
 // serve_forever / read / drain, EMFILE on accept (in a forked child), connection refused, IPv6
 // and Unix sockets. Loopback only; every test's main task runs under a 10 s wait_for
 // (helpers/net.hpp); timing is asserted by order only.
+#include "helpers/capture_stderr.hpp"
 #include "helpers/catch.hpp"
 
 #include <aio/detail/poller.hpp>
@@ -80,43 +81,6 @@ aio::task<std::string> echo_through(std::string host, std::uint16_t port, std::s
     co_await writer.wait_closed();
     co_return back;
 }
-
-// Captures what the process writes to stderr (fd 2) while it lives.
-class stderr_capture {
-public:
-    stderr_capture() : m_file(std::tmpfile()), m_saved(::dup(STDERR_FILENO)) {
-        std::fflush(stderr);
-        ::dup2(::fileno(m_file), STDERR_FILENO);
-    }
-    stderr_capture(const stderr_capture&) = delete;
-    stderr_capture& operator=(const stderr_capture&) = delete;
-    ~stderr_capture() {
-        restore();
-        std::fclose(m_file);
-    }
-    // Restores stderr; returns what was written meanwhile.
-    std::string text() {
-        restore();
-        std::string out;
-        std::rewind(m_file);
-        for (int c = std::fgetc(m_file); c != EOF; c = std::fgetc(m_file)) {
-            out += static_cast<char>(c);
-        }
-        return out;
-    }
-
-private:
-    void restore() {
-        if (m_saved >= 0) {
-            std::fflush(stderr);
-            ::dup2(m_saved, STDERR_FILENO);
-            ::close(m_saved);
-            m_saved = -1;
-        }
-    }
-    std::FILE* m_file;
-    int m_saved;
-};
 
 std::uint16_t port_of(const aio::server& s) {
     REQUIRE_FALSE(s.addresses().empty());
@@ -435,9 +399,9 @@ TEST_CASE("a handler's exception closes only its own connection and the server k
         server.close();
         co_await server.wait_closed();
     };
-    stderr_capture captured;
+    capture_stderr captured;
     run_bounded(body());
-    const std::string reported = captured.text();
+    const std::string reported = captured.stop();
     CHECK(reported.find("unhandled exception in a start_server handler") != std::string::npos);
     CHECK(reported.find("the handler failed on purpose") != std::string::npos);
 }
