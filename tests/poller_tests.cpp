@@ -51,7 +51,7 @@ struct poller_epoll_timerfd : aio::detail::poller_epoll {
 }  // namespace
 
 #if AIO_TEST_EPOLL
-#define AIO_TEST_POLLERS \
+#define AIO_TEST_POLLERS                                                                           \
     aio::detail::poller_portable, aio::detail::poller_epoll, poller_epoll_timerfd
 #else
 #define AIO_TEST_POLLERS aio::detail::poller_portable

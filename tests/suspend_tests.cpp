@@ -354,8 +354,8 @@ TEST_CASE("a wait parked with park_passing_cancel passes cancel() on and resumes
         }(job, log),
         elapsed);
     CHECK(log == journal{"stop asked", "still waiting", "job stopped", "task cancelled"});
-    CHECK(elapsed >= 6ms);    // 1 ms, then the job's 5 ms to stop
-    CHECK(elapsed < 100ms);   // not its whole work: the cancellation reached it
+    CHECK(elapsed >= 6ms);   // 1 ms, then the job's 5 ms to stop
+    CHECK(elapsed < 100ms);  // not its whole work: the cancellation reached it
 }
 
 TEST_CASE("an operation that ignores a passed-on cancellation gives the task its value, as an "
@@ -363,15 +363,14 @@ TEST_CASE("an operation that ignores a passed-on cancellation gives the task its
           "[suspend][cancel]") {
     journal log;
     remote_job job{10ms, 5ms, false, 0, &log};
-    run_virtual(
-        [](remote_job& job) -> aio::task<void> {
-            auto h = aio::create_task(run_job(job));
-            co_await aio::sleep(1ms);
-            CHECK(h.cancel());
-            CHECK(co_await h == 42);
-            CHECK(!h.cancelled());
-            CHECK(h.cancelling() == 1);  // the request is counted, as Task.cancelling() does
-        }(job));
+    run_virtual([](remote_job& job) -> aio::task<void> {
+        auto h = aio::create_task(run_job(job));
+        co_await aio::sleep(1ms);
+        CHECK(h.cancel());
+        CHECK(co_await h == 42);
+        CHECK(!h.cancelled());
+        CHECK(h.cancelling() == 1);  // the request is counted, as Task.cancelling() does
+    }(job));
     CHECK(log == journal{"stop asked", "task got 42"});
 }
 
@@ -394,17 +393,15 @@ TEST_CASE("wait_for around a wait that passes the cancellation on times out once
 TEST_CASE("a task with a cancellation pending does not start a passing wait", "[suspend][cancel]") {
     journal log;
     remote_job job{10ms, 5ms, true, 0, &log};
-    run_virtual(
-        [](remote_job& job) -> aio::task<void> {
-            aio::task_handle<int> slot;
-            auto self_cancelling = [](remote_job& job,
-                                      aio::task_handle<int>& self) -> aio::task<int> {
-                CHECK(self.cancel());  // while running: pending until the next suspension point
-                co_return co_await run_job(job);
-            };
-            slot = aio::create_task(self_cancelling(job, slot));
-            CHECK_THROWS_AS(co_await slot, aio::cancelled_error);
-        }(job));
+    run_virtual([](remote_job& job) -> aio::task<void> {
+        aio::task_handle<int> slot;
+        auto self_cancelling = [](remote_job& job, aio::task_handle<int>& self) -> aio::task<int> {
+            CHECK(self.cancel());  // while running: pending until the next suspension point
+            co_return co_await run_job(job);
+        };
+        slot = aio::create_task(self_cancelling(job, slot));
+        CHECK_THROWS_AS(co_await slot, aio::cancelled_error);
+    }(job));
     CHECK(job.started == 0);
     CHECK(log == journal{"task cancelled"});
 }

@@ -90,8 +90,7 @@ public:
     /// asyncio's rule for awaiting a Task: its cancel() cancels the awaited task, and the
     /// awaiter gets whatever that task ends with (a value, if it ignored the request).
     template <class Promise>
-    [[nodiscard]] bool park_passing_cancel(std::coroutine_handle<Promise> task,
-                                           cancel_fn pass_on) {
+    [[nodiscard]] bool park_passing_cancel(std::coroutine_handle<Promise> task, cancel_fn pass_on) {
         if (pass_on == nullptr) {
             throw invalid_state_error("aio::suspension::park_passing_cancel: no pass_on function");
         }

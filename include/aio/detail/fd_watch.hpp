@@ -29,7 +29,7 @@
 #define AIO_DETAIL_FD_WATCH_HPP_INCLUDED
 
 #if !defined(__linux__)
-#error "aio: the networking headers need Linux (epoll); this platform has aio's portable poller, which watches no fds"
+#error "aio: the networking headers need Linux (epoll): the portable poller watches no fds"
 #endif
 
 #include "../errors.hpp"

@@ -145,8 +145,7 @@ inline bool frame_huge_pages_enabled() noexcept {
 /// in); returns the setting before.
 inline bool set_frame_huge_pages(bool on) noexcept {
     const bool before = frame_huge_pages_enabled();
-    frame_huge_pages_state.store(on && AIO_DETAIL_FRAME_HUGE_PAGES ? 1 : 0,
-                                 memory_order_relaxed);
+    frame_huge_pages_state.store(on && AIO_DETAIL_FRAME_HUGE_PAGES ? 1 : 0, memory_order_relaxed);
     return before;
 }
 
