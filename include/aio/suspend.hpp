@@ -159,7 +159,7 @@ private:
         if (root == nullptr) {  // a coroutine type that is not aio's: it cannot be cancelled
             m_loop = detail::core_of(get_running_loop()).as_root_owner();
         } else {
-            if (root->cancel_pending()) {
+            if (cancel_pending()) {
                 m_state = state::cancelled;
                 return false;
             }
