@@ -16,11 +16,18 @@
 // tasks done and cancelled, and the exit status is 130 (128 + SIGINT, as for a program that
 // Ctrl-C ended). With the portable poller (no signal handlers) Ctrl-C just ends the program.
 //
+// --timeline FILE shows what the loop did (not in the Python note): after the run, an SVG
+// chart (timeline_svg.hpp) with a bar per task from the moment its sleep began for as long as
+// it slept, cancelled sleeps in another colour, the longest one marked; beyond 200 tasks, a
+// histogram of the wake-up times.
+//
 //     random_delay [--task-count N] [--min-pause S] [--max-pause S] [--timeout S] [--seed N]
-//                  [--quiet] [--debug]
+//                  [--quiet] [--debug] [--timeline FILE]
 //
 // Exit status: 0 on success, 1 if the validation of the results fails, 2 on bad input (one
 // line on stderr: the program is meant to be scripted and tested), 130 after a Ctrl-C.
+#include "timeline_svg.hpp"
+
 #include <aio/aio.hpp>
 
 #include <CLI/CLI.hpp>
@@ -30,14 +37,18 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <new>
 #include <optional>
 #include <random>
@@ -70,6 +81,19 @@ double uniform(std::mt19937_64& engine, double a, double b) {
     return std::uniform_real_distribution<double>(a, b)(engine);
 }
 
+// ---- What the run records for --timeline (not in the Python note) ----------------------------
+// With --timeline, each task notes when its sleep began and ended on the loop's clock, in its
+// own slot of a vector made before the run: no allocation, and nothing at all without the
+// option.
+bool record_sleeps = false;  // --timeline
+std::vector<std::pair<aio::event_loop::time_point, aio::event_loop::time_point>> sleeps;
+
+void task_ended(std::size_t task_n, aio::event_loop::time_point started) {
+    if (record_sleeps) {
+        sleeps[task_n] = {started, aio::get_running_loop().time()};
+    }
+}
+
 // ---- The coroutines -----------------------------------------------------------------------------
 // py: async def delay(task_n: int) -> float:
 aio::task<double> delay(std::size_t task_n) {
@@ -97,6 +121,7 @@ aio::task<double> delay(std::size_t task_n) {
     try {
         co_await aio::sleep(std::chrono::duration<double>(pause));
     } catch (const aio::cancelled_error&) {
+        task_ended(task_n, started);  // not in the Python note (see task_ended)
         if (!quiet) {
             const double slept =
                 interrupted ? std::chrono::duration<double>(aio::get_running_loop().time() - started)
@@ -106,6 +131,7 @@ aio::task<double> delay(std::size_t task_n) {
         }
         throw;
     }
+    task_ended(task_n, started);
     // py: LOGGER.warning("Task %d - done with sleep for %.2f", task_n, pause)
     if (!quiet) {
         fmt::print(stderr, "Task {} - done with sleep for {:.2f}\n", task_n, pause);
@@ -195,6 +221,7 @@ struct options {
     std::optional<std::uint64_t> seed;
     bool quiet = false;
     bool debug = false;
+    std::optional<std::string> timeline;
 };
 
 /// Bad input: reported as one line on stderr, exit status 2.
@@ -292,6 +319,10 @@ std::optional<options> parse_options(int argc, char** argv) {
         ->check(whole_number);
     app.add_flag("--quiet", opt.quiet, "do not log a line per task");
     app.add_flag("--debug", opt.debug, "run the event loop in debug mode");
+    app.add_option("--timeline", opt.timeline,
+                   "after the run, draw each task's sleep into FILE, an SVG chart "
+                   "(a histogram of the wake-ups beyond 200 tasks)")
+        ->type_name("FILE");
 
     try {
         app.parse(argc, argv);
@@ -408,6 +439,54 @@ bool validate(const std::vector<aio::task_handle<double>>& tasks, std::uint64_t 
     return failures == 0;
 }
 
+// ---- Seeing the run: --timeline (not in the Python note) ----------------------------------
+struct file_closer {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using file_ptr = std::unique_ptr<std::FILE, file_closer>;
+
+/// --timeline: opens `path` for writing before the run, so that a path that cannot be written
+/// is bad input (exit status 2), not a surprise at the end of a long run; and makes the slot
+/// of every task's sleep.
+file_ptr open_timeline(const std::string& path, std::size_t task_count) {
+    file_ptr file(std::fopen(path.c_str(), "w"));
+    if (!file) {
+        throw usage_error(
+            fmt::format("--timeline: cannot write '{}': {}", path, std::strerror(errno)));
+    }
+    sleeps.resize(task_count);
+    record_sleeps = true;
+    return file;
+}
+
+/// --timeline: the recorded sleeps, in seconds since `began`, drawn into `file`
+/// (timeline_svg.hpp). Its title is the command that draws the same pauses again.
+void write_timeline(std::FILE* file, const options& opt, std::uint64_t seed,
+                    const std::vector<aio::task_handle<double>>& tasks,
+                    aio::event_loop::time_point began) {
+    using seconds = std::chrono::duration<double>;
+    std::vector<timeline_svg::task_span> spans(tasks.size());
+    for (std::size_t n = 0; n < tasks.size(); ++n) {
+        const auto& [start, end] = sleeps[n];
+        if (end == aio::event_loop::time_point{}) {  // never ran: cancelled before it started
+            spans[n] = {0, 0, true};
+            continue;
+        }
+        spans[n] = {seconds(start - began).count(), seconds(end - began).count(),
+                    tasks[n].cancelled()};
+    }
+    std::string title = fmt::format("random_delay --task-count {} --min-pause {} --max-pause {}",
+                                    opt.task_count, opt.min_pause, opt.max_pause);
+    if (opt.timeout) {
+        title += fmt::format(" --timeout {}", *opt.timeout);
+    }
+    title += fmt::format(" --seed {}", seed);
+    if (!timeline_svg::write(file, spans, title)) {
+        throw std::runtime_error(
+            fmt::format("--timeline: cannot write '{}': {}", *opt.timeline, std::strerror(errno)));
+    }
+}
+
 int run_demo(const options& opt) {
     min_pause = opt.min_pause;
     max_pause = opt.max_pause;
@@ -416,6 +495,8 @@ int run_demo(const options& opt) {
     const std::uint64_t seed = opt.seed ? *opt.seed : std::random_device{}();
     random_engine.seed(seed);
     const auto task_count = static_cast<std::size_t>(opt.task_count);
+    const file_ptr timeline_file =
+        opt.timeline ? open_timeline(*opt.timeline, task_count) : nullptr;
 
     using clock = aio::event_loop::clock;
     using seconds = std::chrono::duration<double>;
@@ -443,6 +524,7 @@ int run_demo(const options& opt) {
         });
     } catch (const std::system_error&) {  // the portable poller: Ctrl-C ends the program
     }
+    const aio::event_loop::time_point run_began = loop.time();  // --timeline's time 0
 
     // py: try:
     // py:     tasks = loop.run_until_complete(main_task)
@@ -468,6 +550,9 @@ int run_demo(const options& opt) {
             tasks.begin(), tasks.end(), [](const auto& task) { return task.cancelled(); }));
         fmt::print("{} async tasks finished in {:.2f} seconds ({} done, {} cancelled).\n",
                    task_count, elapsed, task_count - cancelled, cancelled);
+    }
+    if (timeline_file) {
+        write_timeline(timeline_file.get(), opt, seed, tasks, run_began);
     }
 
     const clock::time_point validating = clock::now();
