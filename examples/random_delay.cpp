@@ -325,9 +325,7 @@ std::optional<options> parse_options(int argc, char** argv) {
         ->check(whole_number);
     app.add_flag("--quiet", opt.quiet, "do not log a line per task");
     app.add_flag("--debug", opt.debug, "run the event loop in debug mode");
-    app.add_option("--timeline", opt.timeline,
-                   "after the run, draw each task's sleep into FILE, an SVG chart "
-                   "(a histogram of the wake-ups beyond 200 tasks)")
+    app.add_option("--timeline", opt.timeline, "after the run, draw it into FILE, an SVG chart")
         ->type_name("FILE");
     app.add_flag("--no-progress", opt.no_progress,
                  "no progress line (shown with --quiet when stderr is a terminal)");
