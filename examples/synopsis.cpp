@@ -277,6 +277,26 @@ void virtual_time_synopsis() {
     fmt::print("virtual time: {} {} {}\n", exact, is_virtual, manual.time() <= loop.time());
 }
 
+// ---- Seeing what the loop does: <aio/any_task_handle.hpp> and <aio/trace.hpp> ------------------
+aio::task<> introspection_synopsis() {
+    aio::event_loop& loop = aio::get_running_loop();
+    aio::event never_set;
+    aio::task_handle<void> waiter =
+        aio::create_task([](aio::event& e) -> aio::task<> { co_await e.wait(); }(never_set),
+                         "waiter");                 // a name (default: "Task-N")
+    co_await aio::sleep(0s);                        // let it start and park
+    aio::any_task_handle me = co_await aio::current_task();  // asyncio.current_task()
+    std::vector<aio::any_task_handle> all = loop.all_tasks();  // pending, in creation order
+    std::string what = all[1].waiting_on();         // "aio::event::wait"
+    std::string report = loop.tasks_report();       // what loop.print_tasks() prints
+    waiter.set_name("renamed");                     // Task.set_name
+    bool tracing = loop.is_tracing();               // loop.start_trace(path) / stop_trace()
+    waiter.cancel();
+    fmt::print("introspection: {} {} {} {} {} {}\n", me.get_name().starts_with("Task-"),
+               all.size(), what, report.find("waiter") != std::string::npos, waiter.get_name(),
+               tracing);
+}
+
 int main() {
     aio::run(task_synopsis());
     aio::run(task_handle_synopsis());
@@ -291,6 +311,7 @@ int main() {
     aio::run(task_group_synopsis());
     aio::run(outcome_synopsis());
     virtual_time_synopsis();
+    aio::run(introspection_synopsis());
 }
 
 // Expected output:
@@ -314,3 +335,4 @@ int main() {
 // task_group: 1 true
 // outcome: true 42 true false 1
 // virtual time: true true true
+// introspection: true 2 aio::event::wait true renamed false

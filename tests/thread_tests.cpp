@@ -165,11 +165,13 @@ TEST_CASE("a loop made on one thread can run on another thread", "[thread][event
     CHECK(result == 7);
 }
 
-#ifndef NDEBUG
-TEST_CASE("in builds without NDEBUG a loop method called from another thread while the loop "
-          "runs throws asyncio's error",
-          "[thread][event_loop]") {
+// asyncio checks this in debug mode only (BaseEventLoop._check_thread); aio in debug mode and,
+// always, in builds without NDEBUG.
+TEST_CASE("in debug mode or a build without NDEBUG a loop method called from another thread "
+          "while the loop runs throws asyncio's error naming the method",
+          "[thread][event_loop][debug]") {
     aio::event_loop loop;
+    loop.set_debug(true);
     std::vector<std::string> messages;
     std::thread foreign;
     const auto refused = [&](auto&& call) {
@@ -199,9 +201,24 @@ TEST_CASE("in builds without NDEBUG a loop method called from another thread whi
         CHECK(m.find("Non-thread-safe operation invoked on an event loop other than the current "
                      "one") != std::string::npos);
     }
+    CHECK(messages[2].find("aio::event_loop::create_task: ") == 0);
+    CHECK(messages[3].find("aio::event_loop::stop: ") == 0);
     CHECK(loop.pending_tasks() == 0);  // the refused task was not adopted
-}
+#ifndef NDEBUG
+    // Without debug mode too, in this build.
+    loop.set_debug(false);
+    messages.clear();
+    loop.call_soon([&] {
+        foreign = std::thread([&] {
+            refused([&] { (void)loop.create_task(sleep_then(1ms, 1)); });
+            loop.call_soon_threadsafe([&] { loop.stop(); });
+        });
+    });
+    loop.run_forever();
+    foreign.join();
+    CHECK(messages.size() == 1);
 #endif
+}
 
 TEST_CASE("a virtual-time loop waits for outside work from another thread instead of jumping "
           "or reporting a deadlock",

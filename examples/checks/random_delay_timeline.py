@@ -14,10 +14,12 @@
 # gantt (the per-task log lines on, so N <= 200):
 #   - exactly one <rect class="task ..."> per task, data-task 0..N-1 each once, rows in task
 #     order from the top, and each row labelled with its task's number (text.task-label);
-#   - each bar's width is its task's pause as the program printed it on stderr ("Task n - await
-#     a sleep for X.XX"), times P, within one pixel, give or take what the log and the clock
-#     make unknowable: the log rounds to 0.01 s (half of that, times P, either way), and a
-#     sleep ends a little after its deadline, never before (up to LATE s more);
+#   - each bar's width is its task's pause times P, within one pixel, and up to LATE s more (a
+#     sleep ends a little after its deadline, never before). With --seed the pauses are known
+#     exactly: this script draws them again as the program does (std::mt19937_64 and libstdc++'s
+#     uniform_real_distribution, see replayed_pauses) and checks them against the two decimals
+#     the program printed on stderr ("Task n - await a sleep for X.XX"); without, it takes the
+#     printed ones and allows their rounding (0.005 s, times P, either way) too;
 #   - a task cancelled by --timeout T ("Task n - cancelled after T.TT") is a bar of class
 #     "task cancelled" from its start up to the cancellation: at least T (the timeout counts
 #     from the moment every task sleeps) and at most LATE s more; no other bar is "cancelled";
@@ -101,7 +103,7 @@ def main():
     bars = [r for r in rects if "task" in classes(r)]
     labels = [t for t in root.iter(SVG + "text")]
     if kind == "gantt":
-        check_gantt(run.stderr, tasks, bars, labels, scale, x0)
+        check_gantt(run.stderr, tasks, bars, labels, scale, x0, args)
     else:
         check_histogram(root, tasks, cancelled_count, bars, rects, labels)
 
@@ -112,7 +114,55 @@ def main():
     print(f"{shown}: the {kind} chart of {tasks} tasks holds")
 
 
-def check_gantt(log, tasks, bars, labels, scale, x0):
+M64 = (1 << 64) - 1
+
+
+class mt19937_64:
+    """std::mt19937_64, as the C++ standard specifies it bit for bit."""
+
+    def __init__(self, seed):
+        self.state = [seed & M64]
+        for i in range(1, 312):
+            previous = self.state[-1]
+            self.state.append((6364136223846793005 * (previous ^ (previous >> 62)) + i) & M64)
+        self.index = 312
+
+    def __call__(self):
+        if self.index == 312:
+            mt = self.state
+            for i in range(312):
+                x = (mt[i] & 0xFFFFFFFF80000000) | (mt[(i + 1) % 312] & 0x7FFFFFFF)
+                mt[i] = mt[(i + 156) % 312] ^ (x >> 1) ^ (0xB5026F5AA96619E9 if x & 1 else 0)
+            self.index = 0
+        y = self.state[self.index]
+        self.index += 1
+        y ^= (y >> 29) & 0x5555555555555555
+        y ^= (y << 17) & 0x71D67FFFEDA60000
+        y ^= (y << 37) & 0xFFF7EEE000000000
+        return y ^ (y >> 43)
+
+
+def replayed_pauses(args, tasks):
+    """The pauses the program draws with --seed: task n's is the n-th draw (tasks start in
+    creation order). libstdc++'s uniform_real_distribution<double>(a, b) with a 64-bit engine:
+    one draw, converted to double, divided by 2^64 (generate_canonical), then (b - a) * u + a.
+    None without --seed (nothing to replay)."""
+    def option(name, default):
+        return args[args.index(name) + 1] if name in args else default
+    if "--seed" not in args:
+        return None
+    engine = mt19937_64(int(option("--seed", "0")))
+    a, b = float(option("--min-pause", "1")), float(option("--max-pause", "10"))
+    pauses = []
+    for _ in range(tasks):
+        u = float(engine()) / 2.0**64
+        if u >= 1.0:
+            u = 1.0 - 2.0**-53  # nextafter(1, 0), as libstdc++ does
+        pauses.append((b - a) * u + a)
+    return pauses
+
+
+def check_gantt(log, tasks, bars, labels, scale, x0, args):
     pauses = {int(n): float(p) for n, p in
               re.findall(r"^Task (\d+) - await a sleep for ([0-9.]+)$", log, re.M)}
     cancelled = {int(n): float(t) for n, t in
@@ -132,6 +182,14 @@ def check_gantt(log, tasks, bars, labels, scale, x0):
         return
 
     rounding = 0.005 * scale  # the log's two decimals, in pixels
+    exact = replayed_pauses(args, tasks)
+    if exact is not None:
+        for n in range(tasks):
+            if abs(exact[n] - pauses[n]) > 0.005 + 1e-9:
+                sys.exit(f"task {n}: the program printed {pauses[n]:.2f} s, the replay drew "
+                         f"{exact[n]:.6f} s: the replay does not match this standard library")
+            pauses[n] = exact[n]
+        rounding = 0.0  # the widths are checked against the exact pauses
     previous_y = None
     for n in range(tasks):
         bar = by_task[n]

@@ -4,6 +4,7 @@
 #ifndef AIO_AIO_HPP_INCLUDED
 #define AIO_AIO_HPP_INCLUDED
 
+#include "any_task_handle.hpp"
 #include "errors.hpp"
 #include "event_loop.hpp"
 #include "gather.hpp"

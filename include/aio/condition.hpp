@@ -129,7 +129,7 @@ private:
         [[nodiscard]] bool await_ready() const noexcept { return false; }
         template <class Promise>
         bool await_suspend(std::coroutine_handle<Promise> task) {
-            if (!m_wait.park(task)) {
+            if (!m_wait.park(task, nullptr, "aio::condition::wait")) {
                 return false;
             }
             m_cond.m_waiters.push_back(m_wait);

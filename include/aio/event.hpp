@@ -36,7 +36,7 @@ public:
         [[nodiscard]] bool await_ready() const noexcept { return m_event.m_set; }
         template <class Promise>
         bool await_suspend(std::coroutine_handle<Promise> task) {
-            if (!m_wait.park(task)) {
+            if (!m_wait.park(task, nullptr, "aio::event::wait")) {
                 return false;  // a cancellation is pending: await_resume throws it
             }
             m_event.m_waiters.push_back(m_wait);

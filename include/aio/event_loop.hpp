@@ -43,7 +43,10 @@
 #ifndef AIO_EVENT_LOOP_HPP_INCLUDED
 #define AIO_EVENT_LOOP_HPP_INCLUDED
 
+#include "any_task_handle.hpp"
 #include "detail/loop_core.hpp"
+#include "detail/task_dump.hpp"
+#include "detail/task_info.hpp"
 #include "errors.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
@@ -51,11 +54,20 @@
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
+#include <cstdio>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace aio {
+
+namespace detail {
+/// Set by <aio/trace.hpp>: starts a trace for AIO_TRACE (nullptr: that header is not included).
+using trace_starter = void (*)(event_loop& loop, const char* path);
+inline constinit trace_starter start_trace_from_environment = nullptr;
+}  // namespace detail
 
 /// The loop running on this thread (asyncio.get_running_loop()); throws event_loop_error
 /// when none is running.
@@ -74,11 +86,11 @@ public:
 
     /// A loop on real time. Its poller's OS resources (epoll: three fds) are made here; if they
     /// cannot be, std::system_error.
-    event_loop() = default;
+    event_loop() { observe_from_environment(); }
     /// A loop on virtual time (see detail/loop_clock.hpp): the clock moves only through
     /// advance() or, with autojump, to the next timer when nothing is ready and no outside work
     /// is pending.
-    explicit event_loop(virtual_time_t v) : loop_core(v) {}
+    explicit event_loop(virtual_time_t v) : loop_core(v) { observe_from_environment(); }
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
     ~event_loop() { close_now(); }
@@ -88,9 +100,10 @@ public:
     /// A loop that cannot run (closed, already running, another loop running) throws
     /// event_loop_error first: `t` is then destroyed unrun.
     template <class T>
-    T run_until_complete(task<T> t) {
+    T run_until_complete(task<T> t,
+                         creation_site where = creation_site::here()) {
         running_scope scope(*this);
-        task_handle<T> main = create_task(std::move(t));
+        task_handle<T> main = create_task(std::move(t), {}, where);
         run_until_done(main.root());
         if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
             return main.result();
@@ -125,7 +138,7 @@ public:
     /// Makes run_forever() return after the current iteration. From another thread, use
     /// call_soon_threadsafe([&loop] { loop.stop(); }).
     void stop() {
-        check_thread();
+        check_thread("stop");
         m_stopping = true;
     }
     using loop_core::is_running;
@@ -133,7 +146,7 @@ public:
 
     /// Drops everything still pending (see the header comment); the loop cannot run again.
     void close() {
-        check_thread();
+        check_thread("close");
         if (is_running()) {
             throw event_loop_error("aio::event_loop::close: cannot close a running event loop");
         }
@@ -143,19 +156,27 @@ public:
     // ---- tasks --------------------------------------------------------------------------------
     /// Schedules `t` to start on the next iteration and returns a handle to it
     /// (loop.create_task). The loop keeps the task alive until it finishes.
+    ///
+    /// `name` names the task (Task.get_name(); empty: the default "Task-N", N counting the
+    /// tasks made on this thread). In debug mode the loop also remembers `where` it was created,
+    /// for its reports (asyncio's Task._source_traceback).
     template <class T>
-    task_handle<T> create_task(task<T> t) {
+    task_handle<T> create_task(task<T> t, std::string_view name = {},
+                               creation_site where = creation_site::here()) {
         check_open("create_task");
         t.check_runnable("aio::event_loop::create_task");
         m_ready.reserve(2);  // may throw: do it before taking ownership
         if (const std::size_t moved = m_tasks.reserve_one()) {
             move_queued_starts(moved);
         }
+        detail::task_root& root = t.handle().promise().make_root(this);
+        root.m_ident = detail::next_task_serial();  // the N of "Task-N", in creation order
+        if (!name.empty() || m_debug_mode) [[unlikely]] {
+            remember(root, name, where);  // may throw: then `t` destroys the frame unregistered
+        }
         auto coro = t.release();
-        detail::task_root& root = coro.promise().make_root(this);
         root.m_refs = 2;  // the loop's reference and the handle's
         root.m_registered = true;
-        root.m_debug = m_debug;
         const std::size_t slot = m_tasks.next_slot();
         m_tasks.add(root);
         queue_start(slot);
@@ -163,11 +184,30 @@ public:
     }
     /// Tasks created on this loop that have not finished yet (len(asyncio.all_tasks())).
     [[nodiscard]] std::size_t pending_tasks() const noexcept { return m_tasks.size(); }
+    /// Those tasks, in creation order (asyncio.all_tasks()).
+    [[nodiscard]] std::vector<any_task_handle> all_tasks() const {
+        std::vector<any_task_handle> out;
+        out.reserve(m_tasks.size());
+        m_tasks.for_each_live([&out](detail::task_root& root) { out.emplace_back(root); });
+        return out;
+    }
+    /// Prints every pending task, in creation order: its name, where it was created (if
+    /// recorded), what it waits on, and indented under it the tasks it waits for, and so on
+    /// (asyncio's Task.print_stack for all tasks; aiomonitor's `ps`). tasks_report() is the
+    /// same text.
+    void print_tasks(std::FILE* out = stderr) const {
+        const std::string text = tasks_report();
+        std::fputs(text.c_str(), out);
+        std::fflush(out);
+    }
+    [[nodiscard]] std::string tasks_report() const {
+        return detail::dump_tasks(m_tasks.live());
+    }
     /// Requests cancellation of every pending task; returns how many were asked. The pending
     /// list is copied first, because a cancellation may finish tasks and reshape the loop's
     /// list; if that copy throws std::bad_alloc, no task has been asked yet.
     std::size_t cancel_all() {
-        check_thread();
+        check_thread("cancel_all");
         std::vector<detail::task_root*> tasks = m_tasks.live();
         for (detail::task_root* root : tasks) {
             root->add_ref();
@@ -238,7 +278,7 @@ public:
     /// Removes this loop's handler for `sig` and puts back the disposition it replaced; false
     /// if there was none (loop.remove_signal_handler).
     bool remove_signal_handler(int sig) {
-        check_thread();
+        check_thread("remove_signal_handler");
         return m_signals.remove(sig);
     }
 
@@ -254,11 +294,28 @@ public:
     }
     [[nodiscard]] bool uses_virtual_time() const noexcept { return m_clock.is_virtual(); }
 
-    void set_debug(bool enabled) noexcept { m_debug = enabled; }
-    [[nodiscard]] bool get_debug() const noexcept { return m_debug; }
+    /// asyncio's debug mode (also turned on by the environment variable AIO_DEBUG=1, as
+    /// PYTHONASYNCIODEBUG): reports each step slower than slow_callback_duration with the
+    /// task's name and creation site, names the task in "exception was never retrieved" and
+    /// "destroyed but it is pending", checks that the loop's methods are called from its
+    /// thread, and prints the pending tasks (print_tasks) when run_until_complete finds a
+    /// deadlock. Off, it costs one predictable branch per step.
+    void set_debug(bool enabled) noexcept;
+    [[nodiscard]] bool get_debug() const noexcept { return m_debug_mode; }
     /// In debug mode, a single step slower than this is reported (asyncio's
     /// slow_callback_duration, 100 ms by default).
     clock::duration slow_callback_duration = std::chrono::milliseconds(100);
+
+    // ---- tracing (<aio/trace.hpp>) ---------------------------------------------------------
+    /// Writes a trace of every step from now on to `path`, in Chrome's Trace Event JSON (opens
+    /// in Perfetto and chrome://tracing): a track per task, a slice per step and per wait, and
+    /// arrows from a step to the steps of the tasks it woke. Also started by the environment
+    /// variable AIO_TRACE=path. std::system_error if the file cannot be written. Defined in
+    /// <aio/trace.hpp>: include it to call these.
+    void start_trace(const std::string& path);
+    /// Ends the trace and closes its file (also done by close()); nothing if none is running.
+    void stop_trace();
+    [[nodiscard]] bool is_tracing() const noexcept { return m_observer.tracer != nullptr; }
 
     // ---- threads (<aio/to_thread.hpp>) -------------------------------------------------------
     /// Runs `f(args...)` on `executor` (nullptr: the loop's default executor, a thread_pool made
@@ -314,6 +371,26 @@ private:
     };
 
     void run_until_done(detail::task_root& main);
+    // ---- debug mode and tracing (detail/event_loop_impl.hpp) ----
+    void observe_from_environment();
+    static void remember(detail::task_root& root, std::string_view name,
+                         const creation_site& where) {
+        try {
+            detail::task_info_table::instance().set(root, name, where);
+        } catch (...) {  // the frame goes unrun: nothing to report about it
+            root.m_debug = false;
+            root.m_observed = false;
+            throw;
+        }
+    }
+    // m_observing = debug mode or a trace; every pending task's flags follow.
+    void update_observing() noexcept;
+    // Runs one step (a dispatch or a task's start) timing it and noting which task it ran.
+    // `item`: the ready item the step runs (0: a task's start).
+    template <class F>
+    void observed_step(F&& step, std::uintptr_t item);
+    void after_step(std::uintptr_t item);
+    void report_deadlock() const noexcept;
     static task<> nothing_to_shut_down() { co_return; }
     void run_once();
     void idle_virtual(time_point deadline);
@@ -347,7 +424,6 @@ private:
     std::size_t m_starting_next = 0;   // the run start_tasks is in: its next slot and its end
     std::size_t m_starting_end = 0;
     bool m_stopping = false;
-    bool m_debug = false;
     bool m_default_executor_shut_down = false;
 };
 
@@ -357,10 +433,11 @@ inline loop_core& core_of(event_loop& loop) noexcept {
 }
 }  // namespace detail
 
-/// Schedules `t` on the running loop (asyncio.create_task).
+/// Schedules `t` on the running loop (asyncio.create_task); `name` as event_loop::create_task.
 template <class T>
-task_handle<T> create_task(task<T> t) {
-    return get_running_loop().create_task(std::move(t));
+task_handle<T> create_task(task<T> t, std::string_view name = {},
+                           creation_site where = creation_site::here()) {
+    return get_running_loop().create_task(std::move(t), name, where);
 }
 
 }  // namespace aio

@@ -59,7 +59,7 @@ public:
     // attaches its callbacks at once (and as a range gather does). Task children are lazy:
     // they are rooted, watched and started by co_await.
     explicit gather_awaitable(Children&&... children)
-        : gather_core(Policy, sizeof...(Children), &cancel_all),
+        : gather_core(Policy, sizeof...(Children), &cancel_all, ops),
           m_children(std::move(children)...) {
         hold_cancellations();  // a failed handle cancels the others once all are watched
         watch_all<true>(std::index_sequence_for<Children...>{});
@@ -68,7 +68,7 @@ public:
     /// Movable until awaited (so that it can be handed to wait_for, shield or another gather):
     /// the handle children still running are watched through this awaitable's nodes instead.
     gather_awaitable(gather_awaitable&& other)
-        : gather_core(std::move(other)), m_children(std::move(other.m_children)) {
+        : gather_core(std::move(other), ops), m_children(std::move(other.m_children)) {
         rewatch(other, std::index_sequence_for<Children...>{});
     }
     ~gather_awaitable() { unlink(std::index_sequence_for<Children...>{}); }
@@ -123,6 +123,17 @@ private:
             },
             self.m_children);
     }
+    static void describe(const cancel_hook& hook, wait_description& out) {
+        const auto& self = static_cast<const gather_awaitable&>(hook);
+        out.what = self.describe_text(sizeof...(Children));
+        std::apply(
+            [&out](const auto&... c) {
+                ((c.root().done() ? void() : out.tasks.push_back(&c.root())), ...);
+            },
+            self.m_children);
+    }
+    static constexpr wait_ops ops{&gather_core::on_cancel, &describe};
+
     template <std::size_t... I>
     void cancel_tasks(std::index_sequence<I...>) noexcept {
         ((is_handle<std::tuple_element_t<I, std::tuple<Children...>>>

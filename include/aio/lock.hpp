@@ -77,6 +77,7 @@ private:
     // What a waiter is handed when it is woken: the turn to take the lock.
     struct handoff {
         using owner_type = lock;
+        static constexpr const char* what = "aio::lock::acquire";
         // Invariant: when the lock is free (not promised), no task waits on it, so it can be
         // taken without queueing.
         static bool ready(lock& l) noexcept {

@@ -194,6 +194,7 @@ private:
 template <class T, class Items>
 struct basic_queue<T, Items>::getter_handoff {
     using owner_type = basic_queue;
+    static constexpr const char* what = "aio::queue::get";
     static bool ready(basic_queue& q) noexcept { return q.available_items() > 0 || q.m_shut_down; }
     static wait_list& waiters(basic_queue& q) noexcept { return q.m_getters; }
     static void claim(basic_queue& q) noexcept { q.release_kept_item(); }
@@ -207,6 +208,7 @@ struct basic_queue<T, Items>::getter_handoff {
 template <class T, class Items>
 struct basic_queue<T, Items>::putter_handoff {
     using owner_type = basic_queue;
+    static constexpr const char* what = "aio::queue::put";
     static bool ready(basic_queue& q) noexcept { return q.has_free_slot() || q.m_shut_down; }
     static wait_list& waiters(basic_queue& q) noexcept { return q.m_putters; }
     static void claim(basic_queue& q) noexcept { q.release_kept_slot(); }
@@ -268,7 +270,7 @@ public:
     // why: waits in the queue's list of joiners until task_done() brings the count to zero.
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> task) {
-        if (!m_wait.park(task)) {
+        if (!m_wait.park(task, nullptr, "aio::queue::join")) {
             return false;  // a cancellation is pending: await_resume throws it
         }
         m_queue.m_joiners.push_back(m_wait);

@@ -57,14 +57,16 @@ struct run_sigint {
 };
 
 template <class T>
-T run_on(event_loop& loop, task<T> main, bool debug) {
-    loop.set_debug(debug);
+T run_on(event_loop& loop, task<T> main, bool debug, creation_site where) {
+    if (debug) {  // (false leaves what AIO_DEBUG set)
+        loop.set_debug(true);
+    }
     run_sigint sigint;
     struct close_on_exit {  // on every path, so that SIGINT's disposition is always put back
         event_loop& loop;
         ~close_on_exit() { loop.close(); }
     } closer{loop};
-    task_handle<T> handle = loop.create_task(std::move(main));
+    task_handle<T> handle = loop.create_task(std::move(main), {}, where);
     if (run_may_handle_sigint()) {
         sigint.m_main = &handle.root();
         detail::core_of(loop).add_internal_signal_handler(SIGINT, [&sigint] { sigint(); });
@@ -115,19 +117,21 @@ inline void check_no_running_loop() {
 }  // namespace detail
 
 template <class T>
-T run(task<T> main, bool debug = false) {
+T run(task<T> main, bool debug = false,
+      creation_site where = creation_site::here()) {
     detail::check_no_running_loop();
     event_loop loop;
-    return detail::run_on(loop, std::move(main), debug);
+    return detail::run_on(loop, std::move(main), debug, where);
 }
 
 /// The same on a loop with virtual time (see event_loop.hpp): `aio::run(main(),
 /// aio::virtual_time)` runs hours of sleeps in an instant, in the order real time would give.
 template <class T>
-T run(task<T> main, virtual_time_t clock, bool debug = false) {
+T run(task<T> main, virtual_time_t clock, bool debug = false,
+      creation_site where = creation_site::here()) {
     detail::check_no_running_loop();
     event_loop loop{clock};
-    return detail::run_on(loop, std::move(main), debug);
+    return detail::run_on(loop, std::move(main), debug, where);
 }
 
 }  // namespace aio

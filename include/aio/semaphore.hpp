@@ -84,6 +84,7 @@ private:
     // What a waiter is handed when it is woken: a permit, reserved for it by wake_next().
     struct handoff {
         using owner_type = semaphore;
+        static constexpr const char* what = "aio::semaphore::acquire";
         static bool ready(semaphore& s) noexcept {
             if (s.locked()) {
                 return false;

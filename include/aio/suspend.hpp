@@ -76,10 +76,13 @@ public:
     }
 
     /// Parks the task `task` (the coroutine in whose await_suspend this runs) on this
-    /// suspension. False when a cancellation is already pending: do not suspend.
+    /// suspension. False when a cancellation is already pending: do not suspend. `what` says
+    /// what it waits on, for loop.print_tasks and the trace (a string that outlives the wait,
+    /// e.g. a literal: "my_protocol::read").
     template <class Promise>
-    [[nodiscard]] bool park(std::coroutine_handle<Promise> task, cancel_fn undo = nullptr) {
-        return park_with(task, &on_cancel, undo);
+    [[nodiscard]] bool park(std::coroutine_handle<Promise> task, cancel_fn undo = nullptr,
+                            const char* what = nullptr) {
+        return park_with(task, stop_ops, undo, what);
     }
 
     /// Parks like park(), for a wait on something that finishes by itself once asked to stop
@@ -90,11 +93,12 @@ public:
     /// asyncio's rule for awaiting a Task: its cancel() cancels the awaited task, and the
     /// awaiter gets whatever that task ends with (a value, if it ignored the request).
     template <class Promise>
-    [[nodiscard]] bool park_passing_cancel(std::coroutine_handle<Promise> task, cancel_fn pass_on) {
+    [[nodiscard]] bool park_passing_cancel(std::coroutine_handle<Promise> task, cancel_fn pass_on,
+                                           const char* what = nullptr) {
         if (pass_on == nullptr) {
             throw invalid_state_error("aio::suspension::park_passing_cancel: no pass_on function");
         }
-        return park_with(task, &on_cancel_passed, pass_on);
+        return park_with(task, pass_on_ops, pass_on, what);
     }
 
     /// Queues the parked task on its loop; it resumes on a later iteration. Does nothing if
@@ -145,12 +149,12 @@ private:
     enum class state : std::uint8_t { idle, parked, woken, cancelled };
 
     template <class Promise>
-    bool park_with(std::coroutine_handle<Promise> task, cancel_hook::cancel_fn on_cancel,
-                   cancel_fn undo) {
+    bool park_with(std::coroutine_handle<Promise> task, const wait_ops& ops, cancel_fn undo,
+                   const char* what) {
         if (m_state == state::parked) {
             throw invalid_state_error("aio::suspension::park: already parked");
         }
-        bind(task, on_cancel);
+        bind(task, ops);
         m_task = task;
         m_undo = undo;
         m_list = nullptr;
@@ -159,6 +163,7 @@ private:
         if (root == nullptr) {  // a coroutine type that is not aio's: it cannot be cancelled
             m_loop = detail::core_of(get_running_loop()).as_root_owner();
         } else {
+            m_what = what;
             if (cancel_pending()) {
                 m_state = state::cancelled;
                 return false;
@@ -202,10 +207,21 @@ private:
         self.m_undo(self);
         return cancel_outcome::passed_on;
     }
+    static void describe(const cancel_hook& hook, wait_description& out) {
+        const auto& self = static_cast<const suspension&>(hook);
+        out.what = self.m_what != nullptr ? self.m_what : "aio::suspension";
+    }
+    static constexpr wait_ops stop_ops{&on_cancel, &describe};
+    static constexpr wait_ops pass_on_ops{&on_cancel_passed, &describe};
 
     // Set by park() (see the constructor); m_prev and m_next by wait_list::push_back.
     std::coroutine_handle<> m_task;
-    detail::root_owner* m_loop;  // only for a task that has no root
+    // why one word: only a task with a root is ever described (the dump finds it through the
+    // root), and only a task without one needs the loop kept here.
+    union {
+        detail::root_owner* m_loop;  // for a task that has no root
+        const char* m_what;          // for one that has: park()'s description of the wait
+    };
     cancel_fn m_undo;
     suspension* m_prev;  // the wait_list links
     suspension* m_next;

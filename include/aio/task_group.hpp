@@ -34,6 +34,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -68,7 +69,7 @@ private:
 
 class task_group : private cancel_hook {
 public:
-    task_group() noexcept : cancel_hook(&on_cancel) {}
+    task_group() noexcept : cancel_hook(ops) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
     ~task_group() {
@@ -83,9 +84,11 @@ public:
         }
     }
 
-    /// Starts `work` on the running loop as a child of this group.
+    /// Starts `work` on the running loop as a child of this group; `name` as
+    /// event_loop::create_task.
     template <class T>
-    task_handle<T> create_task(task<T> work) {
+    task_handle<T> create_task(task<T> work, std::string_view name = {},
+                               creation_site where = creation_site::here()) {
         if (m_joined) {
             throw event_loop_error("aio::task_group::create_task: the group has finished");
         }
@@ -95,7 +98,7 @@ public:
         detail::reserve_one_more(m_children);
         auto entry = detail::make_owning<child>();
         m_loop = &get_running_loop();
-        task_handle<T> handle = m_loop->create_task(std::move(work));
+        task_handle<T> handle = m_loop->create_task(std::move(work), name, where);
         entry->m_group = this;
         entry->m_root = &handle.root();
         entry->m_root->add_ref();
@@ -181,6 +184,16 @@ private:
         // resumed by the last child, and finish_join throws; else the root delivers it
         return group.m_pending != 0 ? cancel_outcome::passed_on : cancel_outcome::missed;
     }
+    static void describe(const cancel_hook& hook, wait_description& out) {
+        const auto& group = static_cast<const task_group&>(hook);
+        out.what = "task_group (" + std::to_string(group.m_pending) + " pending)";
+        for (const auto& c : group.m_children) {
+            if (c->m_linked) {
+                out.tasks.push_back(c->m_root);
+            }
+        }
+    }
+    static constexpr wait_ops ops{&on_cancel, &describe};
 
     // why deferred: like asyncio's done-callbacks, the group reacts on the next iteration, so
     // siblings already woken in this iteration (e.g. by the same timer tick) finish their step

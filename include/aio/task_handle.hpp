@@ -31,6 +31,7 @@
 #include <coroutine>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -92,6 +93,14 @@ public:
     /// Withdraws one request (Task.uncancel()); returns the remaining count. A wait that
     /// cancel() already interrupted still throws cancelled_error.
     unsigned uncancel() { return checked("uncancel").uncancel(); }
+
+    /// Task.get_name(): the name given (create_task's or set_name's), else "Task-N", N
+    /// counting the tasks made on this thread (asyncio counts the process's).
+    [[nodiscard]] std::string get_name() const { return detail::task_name(checked("get_name")); }
+    /// Task.set_name().
+    void set_name(std::string_view name) {
+        detail::task_info_table::instance().set(checked("set_name"), name, {});
+    }
 
     auto operator co_await() const& noexcept { return detail::handle_awaiter<T, false>(m_coro); }
     auto operator co_await() && noexcept { return detail::handle_awaiter<T, true>(m_coro); }

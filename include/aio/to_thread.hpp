@@ -82,7 +82,7 @@ public:
     // cancelling it withdraws the job if it has not started (on_cancel).
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> task) {
-        if (!park(task, &on_cancel)) {
+        if (!park(task, &on_cancel, "a job on another thread")) {
             return false;  // a cancellation is pending: await_resume throws it
         }
         m_call->m_waiter = this;

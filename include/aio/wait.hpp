@@ -32,6 +32,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -52,7 +53,7 @@ class [[nodiscard]] wait_awaitable : private cancel_hook, private ready_hook {
 public:
     wait_awaitable(std::vector<task_handle<T>> tasks, return_when when,
                    std::optional<clock::duration> timeout)
-        : cancel_hook(&on_cancel), m_tasks(check_tasks(std::move(tasks), "aio::wait")),
+        : cancel_hook(ops), m_tasks(check_tasks(std::move(tasks), "aio::wait")),
           m_when(when), m_timeout(timeout) {
         m_fn = &on_timeout;
     }
@@ -164,6 +165,17 @@ private:
         return static_cast<wait_awaitable&>(hook).wake_from_loop() ? cancel_outcome::stopped
                                                                    : cancel_outcome::missed;
     }
+    static void describe(const cancel_hook& hook, wait_description& out) {
+        const auto& self = static_cast<const wait_awaitable&>(hook);
+        out.what = "aio::wait for " + std::to_string(self.m_tasks.size()) + " tasks (" +
+                   std::to_string(self.m_finished) + " done)";
+        for (const task_handle<T>& t : self.m_tasks) {
+            if (!t.root().done()) {
+                out.tasks.push_back(&t.root());
+            }
+        }
+    }
+    static constexpr wait_ops ops{&on_cancel, &describe};
 
     std::vector<task_handle<T>> m_tasks;
     task_watch<wait_awaitable> m_watch;
@@ -229,7 +241,7 @@ public:
     class next_awaiter : private cancel_hook {
     public:
         explicit next_awaiter(as_completed& owner) noexcept
-            : cancel_hook(&on_cancel), m_owner(owner) {}
+            : cancel_hook(ops), m_owner(owner) {}
         /// Movable until awaited (so that it can be handed to wait_for, shield or gather).
         next_awaiter(next_awaiter&& other) : next_awaiter(unawaited(other).m_owner) {}
         next_awaiter& operator=(const next_awaiter&) = delete;
@@ -293,6 +305,12 @@ public:
             }
             return cancel_outcome::missed;
         }
+        static void describe(const cancel_hook& hook, wait_description& out) {
+            const auto& self = static_cast<const next_awaiter&>(hook);
+            out.what = "aio::as_completed::next (" + std::to_string(self.m_owner.remaining()) +
+                       " to come)";
+        }
+        static constexpr wait_ops ops{&on_cancel, &describe};
         as_completed& m_owner;
         detail::loop_core* m_loop = nullptr;
         std::coroutine_handle<> m_waiting;  // until woken

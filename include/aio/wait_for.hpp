@@ -50,7 +50,7 @@ public:
 
     template <class A>
     wait_for_awaitable(A&& work, clock::time_point deadline, clock::duration delay, bool relative)
-        : cancel_hook(&on_cancel), m_child(std::forward<A>(work)), m_delay(delay),
+        : cancel_hook(ops), m_child(std::forward<A>(work)), m_delay(delay),
           m_relative(relative) {
         m_timer.m_deadline = deadline;
         m_on_complete = &on_complete;
@@ -168,6 +168,15 @@ private:
         (void)self.m_child.root().request_cancel();
         return cancel_outcome::passed_on;  // we resume the parent once the work has finished
     }
+
+    static void describe(const cancel_hook& hook, wait_description& out) {
+        const auto& self = static_cast<const wait_for_awaitable&>(hook);
+        out.what = self.m_timed_out ? "wait_for (timed out: waiting for the work to end)"
+                                    : "wait_for (the timeout " +
+                                          seconds_from(self.m_loop, self.m_timer.m_deadline) + ")";
+        out.tasks.push_back(&self.m_child.root());
+    }
+    static constexpr wait_ops ops{&on_cancel, &describe};
 
     Child m_child;
     timer_node m_timer;

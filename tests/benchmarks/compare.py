@@ -64,6 +64,8 @@ MICRO_ROWS = [
     ("nested ready awaits, per level (chain of 10)", "BM_await_ready_chain/10", "per_op", None),
     ("sleep(0ms) yield round trip (1 task)", "BM_sleep0_yield", "cpu", TARGET_YIELD_NS),
     ("sleep(0ms) yield, 100 tasks, per yield", "BM_sleep0_yield_many/100", "per_op", None),
+    ("sleep(0ms) yield, the loop in debug mode (issue #15)", "BM_sleep0_yield_debug", "cpu", None),
+    ("sleep(0ms) yield while a trace is written (to /dev/null)", "BM_sleep0_yield_traced", "cpu", None),
     ("sleep(1ns): timer insert + idle wait + expire", "BM_timer_tiny_sleep", "cpu", None),
     ("timer heap push+pop, 1k timers, per timer", "BM_timer_heap/1000", "per_op", None),
     ("timer heap push+pop, 1M timers, per timer", "BM_timer_heap/1000000", "per_op", None),

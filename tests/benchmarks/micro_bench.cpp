@@ -16,6 +16,9 @@
 //   BM_timer_tiny_sleep         co_await sleep(1ns): timer heap insert, idle wait, expiry
 //   BM_sleep0_yield_virtual     BM_sleep0_yield on a loop with virtual time
 //   BM_timer_tiny_sleep_virtual BM_timer_tiny_sleep on virtual time: the idle wait is a jump
+//   BM_sleep0_yield_debug       BM_sleep0_yield with loop.set_debug(true) (each step timed,
+//                               its task noted)
+//   BM_sleep0_yield_traced      BM_sleep0_yield while a trace is written (to /dev/null)
 //   BM_timer_heap/K             detail::timer_queue alone: K pushes (random deadlines) then K
 //                               pops; reported per timer (push + pop)
 //   BM_timer_cold/K             the same with each node in its own 256-byte block, as a timer
@@ -42,6 +45,7 @@
 // child, per yield, per timer); Google Benchmark prints it with an SI prefix ("21.5n" = 21.5 ns).
 // On a shared machine read the CPU column (and per_op, which is CPU based), not Time.
 #include <aio/aio.hpp>
+#include <aio/trace.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -170,6 +174,24 @@ void BM_timer_tiny_sleep_virtual(benchmark::State& state) {
     drive_virtual(state, timer_tiny_sleep);
 }
 BENCHMARK(BM_timer_tiny_sleep_virtual);
+
+// Seeing what the loop does (README "Debugging"): a yield with debug mode on, and with a trace
+// being written (to /dev/null: the formatting and bookkeeping, not the disk). Against
+// BM_sleep0_yield (both off), the price of each; with both off the loop pays one branch.
+void BM_sleep0_yield_debug(benchmark::State& state) {
+    aio::event_loop loop;
+    loop.set_debug(true);
+    loop.run_until_complete(sleep0_yield(state));
+    loop.close();
+}
+BENCHMARK(BM_sleep0_yield_debug);
+void BM_sleep0_yield_traced(benchmark::State& state) {
+    aio::event_loop loop;
+    loop.start_trace("/dev/null");
+    loop.run_until_complete(sleep0_yield(state));
+    loop.close();
+}
+BENCHMARK(BM_sleep0_yield_traced);
 
 void BM_timer_heap(benchmark::State& state) {
     const auto k = static_cast<std::size_t>(state.range(0));

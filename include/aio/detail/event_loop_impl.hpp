@@ -12,7 +12,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string>
 
 namespace aio {
 
@@ -28,6 +30,7 @@ inline void event_loop::run_until_done(detail::task_root& main) {
         // another thread may still call call_soon_threadsafe (asyncio waits too).
         if (m_clock.is_virtual() && m_ready.empty() && m_timers.empty() &&
             !outside_work_pending() && !m_signals.wakes_tasks()) [[unlikely]] {
+            report_deadlock();
             throw event_loop_error(
                 "aio::event_loop::run_until_complete: deadlock: the task is waiting but "
                 "nothing is scheduled that could wake it");
@@ -118,7 +121,11 @@ inline void event_loop::run_once() {
                 detail::prefetch_for_write(ahead, 128);  // the frame to resume soon
             }
         }
-        dispatch(item);
+        if (m_observing) [[unlikely]] {
+            observed_step([this, item] { dispatch(item); }, item);
+        } else {
+            dispatch(item);
+        }
     }
 }
 
@@ -143,6 +150,9 @@ inline void event_loop::idle_virtual(time_point deadline) {
         return;
     }
     if (deadline == time_point::max() || !m_clock.autojump()) {
+        if (deadline == time_point::max()) {
+            report_deadlock();
+        }
         throw event_loop_error(
             deadline == time_point::max()
                 ? "aio::event_loop: deadlock: nothing is ready and no timer will ever expire, "
@@ -195,19 +205,14 @@ inline void event_loop::start_tasks(std::size_t first, std::size_t count) {
 }
 
 inline void event_loop::start_task(detail::task_root& root) {
-    const time_point started = m_debug ? clock::now() : time_point{};
-    root.start();  // a created task: finish() schedules its waiters
-    if (m_debug) {
-        const auto took = clock::now() - started;
-        if (took > slow_callback_duration) {
-            std::fprintf(stderr, "aio: a task step took %.3f seconds\n",
-                         std::chrono::duration<double>(took).count());
-        }
+    if (m_observing) [[unlikely]] {
+        observed_step([&root] { root.start(); }, 0);
+    } else {
+        root.start();  // a created task: finish() schedules its waiters
     }
 }
 
 inline void event_loop::dispatch(std::uintptr_t item) {
-    const time_point started = m_debug ? clock::now() : time_point{};
     void* const p = detail::pointer_of(item);
     switch (detail::kind_of(item)) {
     case detail::ready_kind::resume:
@@ -238,14 +243,78 @@ inline void event_loop::dispatch(std::uintptr_t item) {
         break;
     }
     }
-    if (m_debug) {
-        const auto took = clock::now() - started;
-        if (took > slow_callback_duration) {
-            std::fprintf(stderr, "aio: a %s took %.3f seconds\n",
-                         detail::kind_of(item) == detail::ready_kind::callback ? "callback"
-                                                                               : "task step",
-                         std::chrono::duration<double>(took).count());
+}
+
+// ---- debug mode and tracing ------------------------------------------------------------------
+
+// AIO_DEBUG set to anything but "" or "0" turns debug mode on (asyncio's PYTHONASYNCIODEBUG);
+// AIO_TRACE=path starts a trace, if the program includes <aio/trace.hpp> (which sets
+// start_trace_from_environment), else it says why there is none.
+inline void event_loop::observe_from_environment() {
+    const char* const value = std::getenv("AIO_DEBUG");
+    if (value != nullptr && value[0] != '\0' && !(value[0] == '0' && value[1] == '\0')) {
+        set_debug(true);
+    }
+    const char* const trace = std::getenv("AIO_TRACE");
+    if (trace != nullptr && trace[0] != '\0') {
+        if (detail::start_trace_from_environment != nullptr) {
+            detail::start_trace_from_environment(*this, trace);
+        } else {
+            std::fprintf(stderr,
+                         "aio: AIO_TRACE is set, but this program does not include "
+                         "<aio/trace.hpp>: no trace is written\n");
         }
+    }
+}
+
+inline void event_loop::set_debug(bool enabled) noexcept {
+    m_debug_mode = enabled;
+    update_observing();
+}
+
+inline void event_loop::update_observing() noexcept {
+    m_observing = m_debug_mode || m_observer.tracer != nullptr;
+    m_tasks.for_each_live([this](detail::task_root& root) noexcept {
+        root.m_debug = m_debug_mode;
+        root.m_observed = m_observing;
+    });
+}
+
+template <class F>
+void event_loop::observed_step(F&& step, std::uintptr_t item) {
+    m_observer.begin(m_ready, *as_root_owner());
+    {
+        detail::step_observer::step_scope scope(m_observer);
+        step();
+    }
+    after_step(item);
+}
+
+inline void event_loop::after_step(std::uintptr_t item) {
+    const clock::duration took = m_observer.end(item, m_ready);
+    if (m_debug_mode && took > slow_callback_duration) {
+        const double seconds = std::chrono::duration<double>(took).count();
+        const std::string task = m_observer.step_task();
+        if (!task.empty()) {
+            std::fprintf(stderr, "aio: a step of %s took %.3f seconds\n", task.c_str(), seconds);
+        } else if (item != 0 && detail::kind_of(item) == detail::ready_kind::callback) {
+            std::fprintf(stderr, "aio: a callback took %.3f seconds\n", seconds);
+        } else {
+            std::fprintf(stderr, "aio: a task step took %.3f seconds (the task is not aio's)\n",
+                         seconds);
+        }
+    }
+}
+
+// Debug mode: before run_until_complete reports a deadlock, who waits on what.
+inline void event_loop::report_deadlock() const noexcept {
+    if (!m_debug_mode) {
+        return;
+    }
+    try {
+        const std::string text = tasks_report();
+        std::fprintf(stderr, "aio: deadlock: nothing can wake these tasks: %s", text.c_str());
+    } catch (...) {  // no memory for the report: the exception that follows still says it
     }
 }
 
@@ -254,6 +323,10 @@ inline void event_loop::close_now() noexcept {
         return;
     }
     m_closed = true;
+    if (m_observer.tracer != nullptr) {
+        m_observer.tracer.reset();  // the trace's end, written and closed
+        update_observing();
+    }
     if (m_executor != nullptr) {
         m_executor->detach();  // first: no job's completion may reach the loop from now on
     }
@@ -278,10 +351,7 @@ inline void event_loop::close_now() noexcept {
     }
     m_timers.clear([&](detail::timer_node& node) noexcept { drop_callback(node.m_target); });
     const detail::task_registry tasks = m_tasks.take_all();
-    tasks.for_each_live([debug = m_debug](detail::task_root& root) noexcept {
-        root.detach();
-        root.m_debug = debug;
-    });
+    tasks.for_each_live([](detail::task_root& root) noexcept { root.detach(); });
     tasks.for_each_live([](detail::task_root& root) noexcept { root.drop_ref(); });
     detach_watches();  // after the frames went: a socket destroyed with one unregistered itself
     // Last: a job of the default executor may be waiting for something dropped above (a

@@ -121,7 +121,8 @@ public:
         }
         loop_core& loop = core_of(get_running_loop());
         m_watch.want(loop, m_dir);
-        if (!park(task, &on_cancel)) {
+        if (!park(task, &on_cancel,
+                  m_dir == io_events::readable ? "an fd to be readable" : "an fd to be writable")) {
             return false;  // a cancellation was pending: await_resume throws it
         }
         m_watch.slot(m_dir) = this;

@@ -33,15 +33,16 @@ namespace aio::detail {
 /// The counter, the parent and the failure policy; the derived awaitable owns the children.
 class gather_core : protected cancel_hook {
 protected:
-    gather_core(gather_policy policy, std::size_t children,
-                void (*cancel_children)(gather_core&)) noexcept
-        : cancel_hook(&on_cancel), m_cancel_children(cancel_children), m_remaining(children),
+    // `ops`: on_cancel below, and the derived awaitable's describe (it knows the children).
+    gather_core(gather_policy policy, std::size_t children, void (*cancel_children)(gather_core&),
+                const wait_ops& ops) noexcept
+        : cancel_hook(ops), m_cancel_children(cancel_children), m_remaining(children),
           m_policy(policy) {}
     /// Moves the bookkeeping of a gather not awaited yet (so that it can be handed to wait_for,
     /// shield or another gather); the derived awaitable moves its children and re-hangs its
     /// waiter nodes. Once co_await has begun, the parent points at the gather: refused.
-    gather_core(gather_core&& other)
-        : gather_core(other.m_policy, unawaited(other).m_remaining, other.m_cancel_children) {
+    gather_core(gather_core&& other, const wait_ops& ops)
+        : gather_core(other.m_policy, unawaited(other).m_remaining, other.m_cancel_children, ops) {
         m_first_error = std::move(other.m_first_error);
         m_broken = std::move(other.m_broken);
         m_failed = other.m_failed;
@@ -130,18 +131,25 @@ protected:
     /// A child finished; `error` is what it failed with, if it did (under cancel_on_error).
     /// Returns the parent to resume when this was the last child and the parent is parked.
     std::coroutine_handle<> child_finished(bool failed, std::exception_ptr error) noexcept {
-        if (failed && !m_failed) {
-            m_failed = true;
-            m_first_error = std::move(error);
-            if (m_policy == gather_policy::cancel_on_error) {
-                cancel_children();
-            }
+        if (failed) [[unlikely]] {
+            child_failed(std::move(error));
         }
         if (--m_remaining != 0 || m_starting || !m_parent) {
             return nullptr;  // more to come, or await_suspend (if it ran yet) sees remaining == 0
         }
         disarm();
         return m_parent;
+    }
+
+    // why out of line: a child's completion is the gather's hot path, and failing is rare.
+    [[gnu::noinline]] void child_failed(std::exception_ptr error) noexcept {
+        if (!m_failed) {
+            m_failed = true;
+            m_first_error = std::move(error);
+            if (m_policy == gather_policy::cancel_on_error) {
+                cancel_children();
+            }
+        }
     }
 
     /// Makes the gather fail as a whole (a result could not be stored): always rethrown.
@@ -194,13 +202,20 @@ private:
         }
     }
 
+protected:
     static cancel_outcome on_cancel(cancel_hook& hook) {
         auto& core = static_cast<gather_core&>(hook);
         core.m_cancelled = true;
         core.m_cancel_children(core);
         return cancel_outcome::passed_on;  // resumes the parent once all children finished
     }
+    /// The text of a gather's wait_description; the derived awaitable adds its pending children.
+    [[nodiscard]] std::string describe_text(std::size_t children) const {
+        return "gather of " + std::to_string(children) + " (" + std::to_string(m_remaining) +
+               " pending)";
+    }
 
+private:
     void (*m_cancel_children)(gather_core&);
     std::coroutine_handle<> m_parent;
     std::exception_ptr m_first_error;

@@ -2,9 +2,11 @@
 // gather over a range: the shape that must scale to a million children.
 //
 // What a child costs: 8 bytes (its task or handle) and its result slot. No waiter node per
-// child — the gather hangs one *shared* node on every child's waiter list (each child knows
-// its slot through task_root::shared_waiter_key; a child already watched by another gather gets a
-// node of its own, the rare case). And each child's frame is touched as few times as possible,
+// child — the gather hangs one *shared* node on every child's waiter list, and tells the
+// children apart when one finishes by what it knows of each (see slot_of: a task child's root
+// holds its slot, handle children are numbered in creation order); a child that does not fit
+// (one already watched by another gather, a handle out of order) gets a node of its own. And
+// each child's frame is touched as few times as possible,
 // because with a million children every touch is a cache miss:
 //  - handle children are copied and watched in one pass, in the constructor (as asyncio's
 //    gather attaches its callbacks at once); awaiting then starts nothing and touches nothing;
@@ -37,6 +39,52 @@ inline constexpr bool lends_elements =
     std::is_lvalue_reference_v<Range> &&
     std::is_lvalue_reference_v<detail::range_reference_t<Range>>;
 
+/// Finds a handle child's slot from its serial number (the N of "Task-N"), with no room used in
+/// the child: handles gathered are nearly always numbered s0, s0 + k, s0 + 2k, ... in slot
+/// order (made in a loop, maybe with other tasks between). The first two children that fit set
+/// s0 and k; a child that does not fit that progression is told apart by a node of its own.
+class serial_numbering {
+public:
+    /// Whether child `i` fits (and then, if it is the first or second, sets the progression).
+    bool fits(std::size_t i, const task_root& r) noexcept {
+        if (r.m_has_info) {
+            return false;  // its serial is in the task_info table: not worth the lock per child
+        }
+        const std::uint64_t serial = r.m_ident;
+        if (!m_anchored) {
+            m_anchored = true;
+            m_first_slot = i;
+            m_first_serial = serial;
+            return true;
+        }
+        const std::uint64_t slots = i - m_first_slot;  // > 0: children are watched in order
+        if (m_stride == 0) {
+            const std::uint64_t ahead = (serial - m_first_serial) & 0xffffffffu;  // serials wrap
+            if (ahead == 0 || ahead % slots != 0) {
+                return false;
+            }
+            m_stride = ahead / slots;
+        }
+        // (serial numbers are 32 bits: a progression longer than that would repeat itself)
+        return slots * m_stride < (std::uint64_t{1} << 32) &&
+               ((m_first_serial + slots * m_stride) & 0xffffffffu) == serial;
+    }
+    /// The slot of a child that fit.
+    [[nodiscard]] std::size_t slot_of(const task_root& r) const noexcept {
+        // (a created task is numbered when it is created: no need for task_serial's lazy path)
+        const std::uint32_t serial = r.m_has_info ? serial_in_table(r) : r.m_ident;
+        const std::uint32_t ahead = serial - static_cast<std::uint32_t>(m_first_serial);
+        // (a division costs more than the rest of a child's completion: only when needed)
+        return m_first_slot + (m_stride <= 1 ? ahead : ahead / m_stride);
+    }
+
+private:
+    std::size_t m_first_slot = 0;
+    std::uint64_t m_first_serial = 0;
+    std::uint64_t m_stride = 0;  // 0: one child fit so far
+    bool m_anchored = false;
+};
+
 template <gather_policy Policy, class Child>
 class [[nodiscard]] gather_range_awaitable : private gather_core {
     using handle = typename Child::handle;
@@ -49,7 +97,7 @@ public:
 
     template <class Range>
     explicit gather_range_awaitable(Range&& range)
-        : gather_core(Policy, 0, &cancel_all), m_results(0) {
+        : gather_core(Policy, 0, &cancel_all, ops), m_results(0) {
         m_shared.m_self = this;
         m_shared.m_on_complete = &on_shared_complete;
         constexpr bool one_pass =
@@ -166,9 +214,10 @@ private:
         return own;
     }
     gather_range_awaitable(gather_range_awaitable&& other, const std::vector<bool>& own)
-        : gather_core(std::move(other)), m_children(std::move(other.m_children)),
+        : gather_core(std::move(other), ops), m_children(std::move(other.m_children)),
           m_let_go(std::move(other.m_let_go)), m_watched(std::exchange(other.m_watched, 0)),
-          m_results(std::move(other.m_results)), m_extra(std::move(other.m_extra)) {
+          m_results(std::move(other.m_results)), m_numbering(other.m_numbering),
+          m_extra(std::move(other.m_extra)) {
         other.m_children.clear();
         m_shared.m_self = this;
         m_shared.m_on_complete = &on_shared_complete;
@@ -179,7 +228,7 @@ private:
             task_root& r = root(m_children[i]);
             if (!is_let_go(i) && !r.done() && (own.empty() || !own[i])) {
                 r.remove_waiter(other.m_shared);
-                (void)r.add_shared_waiter(m_shared, static_cast<std::uint32_t>(i));
+                (void)r.add_shared_waiter(m_shared);
             }
         }
     }
@@ -216,10 +265,15 @@ private:
             (void)finished(i, r);
             return;
         }
-        if constexpr (!task_children) {
+        bool shared = false;
+        if constexpr (task_children) {
+            r.m_owner_index = static_cast<std::uint32_t>(i);  // see slot_of
+            shared = r.add_shared_waiter(m_shared);
+        } else {
             note_loop(r);
+            shared = m_numbering.fits(i, r) && r.add_shared_waiter(m_shared);
         }
-        if (!r.add_shared_waiter(m_shared, static_cast<std::uint32_t>(i))) {
+        if (!shared) {
             extra_node& n = m_extra.emplace_front();
             n.m_self = this;
             n.m_index = i;
@@ -278,7 +332,18 @@ private:
 
     static std::coroutine_handle<> on_shared_complete(completion_node& node,
                                                       task_root& r) noexcept {
-        return static_cast<shared_node&>(node).m_self->finished(r.shared_waiter_key(), r);
+        gather_range_awaitable& self = *static_cast<shared_node&>(node).m_self;
+        return self.finished(self.slot_of(r), r);
+    }
+    // The slot of a child on the shared node: a task child's root holds it (the gather rooted
+    // it, so the root has no task list slot of the loop to keep there); a handle child's is
+    // read from its serial number, as handles gathered are numbered in creation order.
+    [[nodiscard]] std::size_t slot_of(const task_root& r) const noexcept {
+        if constexpr (task_children) {
+            return r.m_owner_index;
+        } else {
+            return m_numbering.slot_of(r);
+        }
     }
     static std::coroutine_handle<> on_extra_complete(completion_node& node, task_root& r) noexcept {
         auto& n = static_cast<extra_node&>(node);
@@ -319,6 +384,17 @@ private:
         }
     }
 
+    static void describe(const cancel_hook& hook, wait_description& out) {
+        const auto& self = static_cast<const gather_range_awaitable&>(hook);
+        out.what = self.describe_text(self.m_children.size());
+        for (std::size_t i = 0; i < self.m_children.size(); ++i) {
+            if (!self.is_let_go(i)) {
+                out.tasks.push_back(&root(self.m_children[i]));
+            }
+        }
+    }
+    static constexpr wait_ops ops{&gather_core::on_cancel, &describe};
+
     void prefetch_child(std::size_t i) const noexcept {
         if (i < m_children.size()) {
             prefetch_for_write(reinterpret_cast<std::uintptr_t>(m_children[i].address()), 128);
@@ -329,6 +405,7 @@ private:
     std::vector<std::uint64_t> m_let_go;  // a bit per child: finished, result taken, let go
     std::size_t m_watched = 0;            // children [0, m_watched) were rooted and watched
     gather_results<element_type> m_results;
+    serial_numbering m_numbering;  // handle children: their slots from their serial numbers
     shared_node m_shared;
     std::forward_list<extra_node> m_extra;
 };

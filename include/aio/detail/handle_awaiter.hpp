@@ -51,7 +51,7 @@ public:
     using promise_type = task_promise<T>;
 
     explicit handle_awaiter(std::coroutine_handle<promise_type> target) noexcept
-        : cancel_hook(&on_cancel), m_target(target) {
+        : cancel_hook(ops), m_target(target) {
         m_on_complete = &on_complete;
     }
     handle_awaiter(const handle_awaiter&) = delete;
@@ -125,6 +125,13 @@ private:
                                                   : cancel_outcome::missed;
         }
     }
+
+    static void describe(const cancel_hook& hook, wait_description& out) {
+        const auto& self = static_cast<const handle_awaiter&>(hook);
+        out.what = (Shielded ? "shielded task " : "task ") + task_name(self.target());
+        out.tasks.push_back(&self.target());
+    }
+    static constexpr wait_ops ops{&on_cancel, &describe};
 
     std::coroutine_handle<promise_type> m_target;
     std::coroutine_handle<> m_waiting;

@@ -15,6 +15,7 @@
 //   claim(o)      a woken waiter runs: what was kept for it is its own now
 //   pass_on(o)    a woken waiter will not take what was kept for it: the next one gets it
 //   withdrawn(o)  a waiter was cancelled before it was woken
+//   what          what the wait is, for the task dump ("aio::lock::acquire")
 //
 // Lifetime rules: as for a suspension (it lives in the awaiting frame; waiting allocates
 // nothing). Movable until awaited, so that it can be handed to wait_for or gather.
@@ -49,7 +50,7 @@ public:
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> task) {
         m_step = step::suspended;
-        if (!m_wait.park(task)) {
+        if (!m_wait.park(task, nullptr, Policy::what)) {
             return false;  // a cancellation is pending: await_resume throws it
         }
         Policy::waiters(m_owner).push_back(m_wait);

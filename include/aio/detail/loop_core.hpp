@@ -19,6 +19,7 @@
 #include "poller.hpp"
 #include "ready_queue.hpp"
 #include "signals.hpp"
+#include "step_observer.hpp"
 #include "sync.hpp"
 #include "task_registry.hpp"
 #include "thread_inbox.hpp"
@@ -27,9 +28,11 @@
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
+#include <cstdio>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace aio {
 
@@ -130,6 +133,11 @@ public:
         return true;
     }
     void remove_timer(timer_node& node) noexcept { m_timers.remove(node); }
+    // Debug mode or a trace (step_observer.hpp).
+    void observe_step(task_root& root) noexcept final { m_observer.noted(root); }
+    void observe_destroy(task_root& root) noexcept final {
+        m_observer.destroyed(root, m_debug_mode);
+    }
     [[nodiscard]] std::size_t timer_count() const noexcept { return m_timers.size(); }
     /// A timer due by `t` may still be waiting in the timer queue (a yield queued now would
     /// run before it); false only if certainly none is.
@@ -240,27 +248,32 @@ protected:
     }
 
     void check_open(const char* what) const {
-        check_thread();
+        check_thread(what);
         if (m_closed) [[unlikely]] {
             closed(what);
         }
     }
-    // asyncio's debug check (BaseEventLoop._check_thread), in builds without NDEBUG: a running
-    // loop's methods belong to its thread, whose running-loop slot points at it.
-    void check_thread() const {
-#ifndef NDEBUG
+    // asyncio's debug check (BaseEventLoop._check_thread), in debug mode and in builds
+    // without NDEBUG: a running loop's methods belong to its thread, whose running-loop slot
+    // points at it.
+    void check_thread(const char* what) const {
+#ifdef NDEBUG
+        if (!m_debug_mode) [[likely]] {
+            return;
+        }
+#endif
         if (is_running()) {
             event_loop* const running = running_loop_slot();
             if (running == nullptr || &core_of(*running) != this) [[unlikely]] {
-                wrong_thread();
+                wrong_thread(what);
             }
         }
-#endif
     }
-    [[noreturn, gnu::noinline]] static void wrong_thread() {
+    [[noreturn, gnu::noinline]] static void wrong_thread(const char* what) {
         throw event_loop_error(
-            "aio::event_loop: Non-thread-safe operation invoked on an event loop other than the "
-            "current one (only call_soon_threadsafe may be called from another thread)");
+            std::string("aio::event_loop::") + what +
+            ": Non-thread-safe operation invoked on an event loop other than the current one "
+            "(only call_soon_threadsafe may be called from another thread)");
     }
     [[noreturn, gnu::noinline]] static void closed(const char* what) {
         throw event_loop_error(std::string("aio::event_loop::") + what +
@@ -280,7 +293,22 @@ protected:
     owning_ptr<detail::executor_service> m_executor;  // made by the first to_thread
     io_watch* m_watches = nullptr;                    // fds registered with m_poller
     std::size_t m_io_waiters = 0;                     // tasks parked on an fd
+    step_observer m_observer;                         // debug mode and tracing: what each step ran
 };
+
+/// "in 0.250 s" or "0.100 s ago", from the loop's clock (for wait descriptions).
+inline std::string seconds_from(const loop_core* loop, clock::time_point t) {
+    if (loop == nullptr) {
+        return "at a time not known yet";
+    }
+    // in floating point: t may be time_point::min() (a yield) or max(), far from "now"
+    using seconds = std::chrono::duration<double>;
+    const double s =
+        seconds(t.time_since_epoch()).count() - seconds(loop->time().time_since_epoch()).count();
+    char text[48];
+    std::snprintf(text, sizeof text, s >= 0 ? "in %.3f s" : "%.3f s ago", s >= 0 ? s : -s);
+    return text;
+}
 
 }  // namespace detail
 }  // namespace aio

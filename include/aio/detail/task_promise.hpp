@@ -20,6 +20,7 @@
 #define AIO_DETAIL_TASK_PROMISE_HPP_INCLUDED
 
 #include "frame_allocator.hpp"
+#include "task_info.hpp"
 #include "task_root.hpp"
 #include "../errors.hpp"
 
@@ -28,6 +29,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -121,34 +123,71 @@ inline void task_root::destroy() noexcept {
 }
 
 /// "Nothing is lost silently": an exception that nobody will see goes to stderr, as asyncio
-/// logs "Task exception was never retrieved". A cancellation is not reported.
-inline void report_unretrieved(const std::exception_ptr& error) noexcept {
+/// logs "Task exception was never retrieved"; `who` names the task (and, when it was recorded,
+/// where it was created), if known. A cancellation is not reported.
+inline void report_unretrieved(const std::exception_ptr& error,
+                               const char* who = nullptr) noexcept {
+    const char* const open = who != nullptr ? " (" : "";
+    const char* const close = who != nullptr ? ")" : "";
+    who = who != nullptr ? who : "";
     try {
         std::rethrow_exception(error);
     } catch (const cancelled_error&) {
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "aio: task exception was never retrieved: %s\n", e.what());
+        std::fprintf(stderr, "aio: task exception was never retrieved: %s%s%s%s\n", e.what(), open,
+                     who, close);
     } catch (...) {
-        std::fputs("aio: task exception was never retrieved (not a std::exception)\n", stderr);
+        std::fprintf(stderr,
+                     "aio: task exception was never retrieved%s%s%s (not a std::exception)\n",
+                     open, who, close);
     }
 }
 
 /// What asyncio logs as "Task exception was never retrieved" and "Task was destroyed but it is
-/// pending!". Called as a root's frame is destroyed.
-inline void report_destroyed_root(const task_root& root, const std::exception_ptr* error) noexcept {
-    if (!root.m_is_root) {
-        return;  // an awaited coroutine's exception went to its parent
-    }
+/// pending!", and what the loop's debug mode or trace hears of a root going away (its info
+/// goes with it). The part of report_destroyed_root that has something to do.
+[[gnu::noinline]] inline void destroyed_root(task_root& root,
+                                             const std::exception_ptr* error) noexcept {
     if (!root.m_done) {
         if (root.m_debug) {
-            std::fputs("aio: task was destroyed but it is pending\n", stderr);
+            try {
+                std::fprintf(stderr, "aio: task was destroyed but it is pending: %s\n",
+                             describe_task(root).c_str());
+            } catch (...) {
+                std::fputs("aio: task was destroyed but it is pending\n", stderr);
+            }
         }
+    } else if (error != nullptr && !root.m_retrieved && !root.m_cancelled) {
+        std::string who;
+        try {
+            who = "task " + describe_task(root);
+        } catch (...) {  // no memory even for the name: report without it
+        }
+        report_unretrieved(*error, who.empty() ? nullptr : who.c_str());
+    }
+    if (root.m_observed && root.m_loop != nullptr && root.m_loop == t_observed_step_loop) {
+        root.m_loop->observe_destroy(root);  // before its info goes: the observer may name it
+    }
+    if (root.m_has_info) {
+        task_info_table::instance().remove(root);
+    }
+}
+
+/// Called as a coroutine's frame is destroyed. why the split: this runs for every frame, and
+/// almost every frame has nothing to report (an awaited coroutine's exception went to its
+/// parent; a root that returned, or whose exception was seen, with no name or observer), so
+/// the checks stay inline and the rest is one call away.
+inline void report_destroyed_root(task_root& root, const std::exception_ptr* error) noexcept {
+    if (!root.m_is_root) [[likely]] {
         return;
     }
-    if (error == nullptr || root.m_retrieved || root.m_cancelled) {
-        return;
+    if ((root.m_observed | root.m_has_info) == 0) [[likely]] {
+        if (root.m_done ? error == nullptr || root.m_retrieved || root.m_cancelled
+                        : !root.m_debug) {
+            return;
+        }
     }
-    report_unretrieved(*error);
+    destroyed_root(root, error);
 }
 
 struct no_value {};

@@ -18,7 +18,9 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace aio {
 
@@ -42,13 +44,23 @@ enum class cancel_outcome : std::uint8_t {
     missed,
 };
 
+/// What a parked task waits on, as its wait describes itself (cancel_hook::describe_fn): a
+/// short text ("task Task-3", "aio::queue::get", "sleep, 0.250 s left") and the tasks it waits
+/// for, if any, so that a task dump can follow the chain (task A waits for B, which waits...).
+struct wait_description {
+    std::string what;
+    std::vector<const detail::task_root*> tasks;
+};
+
 /// The lower level of the awaiter interface (suspend.hpp has the whole story): the point
 /// where a task is parked, so that cancel() can interrupt it. An awaiter derives from it and,
 /// in await_suspend, bind()s the suspending task, checks cancel_pending(), and arm()s the hook
 /// once it waits; from then on the task's cancel() calls the awaiter's cancel function, which
 /// undoes or passes on the wait and says which (cancel_outcome). In await_resume it disarm()s
-/// and take_cancel()s what is to be delivered there. One function pointer and one pointer, in
-/// the awaiter, i.e. in the waiting frame: parking allocates nothing.
+/// and take_cancel()s what is to be delivered there. Its two functions (cancel, and describe
+/// for the task dump: loop.print_tasks) are a `wait_ops` table of the awaiter's type; the hook
+/// holds a pointer to it and one to the task's root, in the awaiter, i.e. in the waiting
+/// frame: parking allocates nothing.
 ///
 /// It is defined here, beside the task root that holds it, because the root calls it. The
 /// library's own waits are built on it: awaiting a task (or shield), gather, wait_for, wait,
@@ -58,14 +70,30 @@ class cancel_hook {
 public:
     /// Called by the task's cancel() while armed; must not resume anything synchronously.
     using cancel_fn = cancel_outcome (*)(cancel_hook& self);
+    /// Says what the parked task waits on (for loop.print_tasks and the trace); may allocate.
+    using describe_fn = void (*)(const cancel_hook& self, wait_description& out);
+    /// One per awaiter type: `static constexpr aio::cancel_hook::wait_ops ops{&cancel, &describe};`
+    struct wait_ops {
+        cancel_fn cancel;
+        describe_fn describe = nullptr;  // nullptr: "a wait of a custom awaitable"
+    };
 
     cancel_hook(const cancel_hook&) = delete;
     cancel_hook& operator=(const cancel_hook&) = delete;
 
+    /// What the parked task waits on (see describe_fn).
+    void describe(wait_description& out) const {
+        if (m_ops->describe != nullptr) {
+            m_ops->describe(*this, out);
+        } else {
+            out.what = "a wait of a custom awaitable";
+        }
+    }
+
 protected:
-    explicit cancel_hook(cancel_fn on_cancel) noexcept : m_on_cancel(on_cancel), m_root(nullptr) {}
+    explicit cancel_hook(const wait_ops& ops) noexcept : m_ops(&ops), m_root(nullptr) {}
     // why a constructor that stores nothing: an awaiter that usually finishes without waiting
-    // (a free lock) then pays for nothing until it waits; bind(task, fn) sets everything.
+    // (a free lock) then pays for nothing until it waits; bind(task, ops) sets everything.
     cancel_hook() noexcept {}
     ~cancel_hook() = default;
 
@@ -76,8 +104,8 @@ protected:
         m_root = detail::root_of(task);
     }
     template <class Promise>
-    void bind(std::coroutine_handle<Promise> task, cancel_fn on_cancel) noexcept {
-        m_on_cancel = on_cancel;
+    void bind(std::coroutine_handle<Promise> task, const wait_ops& ops) noexcept {
+        m_ops = &ops;
         m_root = detail::root_of(task);
     }
     /// A cancellation waits to be delivered: do not suspend (deliver it in await_resume).
@@ -93,7 +121,7 @@ protected:
 
 private:
     friend class detail::task_root;
-    cancel_fn m_on_cancel;
+    const wait_ops* m_ops;
     detail::task_root* m_root;
 };
 
@@ -125,10 +153,38 @@ public:
     /// A task parked on a timer is being cancelled: take the timer out and queue its target
     /// now. False if the timer had fired already (the target is queued).
     virtual bool interrupt_timer(timer_node& node) = 0;
+    /// The loop's debug mode or trace is on, and `root` parked or finished in the current
+    /// step (see task_root::note_step).
+    virtual void observe_step(task_root& root) noexcept = 0;
+    /// ... and the frame holding `root`, observed, is being destroyed.
+    virtual void observe_destroy(task_root& root) noexcept = 0;
+
+    /// loop.set_debug(true) is on.
+    [[nodiscard]] bool debug_mode() const noexcept { return m_debug_mode; }
+    /// Debug mode or a trace is on: roots tell the loop about their steps (note_step).
+    [[nodiscard]] bool observing() const noexcept { return m_observing; }
 
 protected:
     ~root_owner() = default;
+    bool m_debug_mode = false;
+    bool m_observing = false;
 };
+
+/// The number of the next task made on this thread: the N of its default name "Task-N"
+/// (asyncio counts the process's tasks; aio the thread's, which needs no atomic). Never 0,
+/// which means "no number yet": after 2^32 tasks the numbers start again at 1.
+inline constinit thread_local std::uint32_t t_task_serials = 0;
+inline std::uint32_t next_task_serial() noexcept {
+    if (++t_task_serials == 0) {
+        ++t_task_serials;
+    }
+    return t_task_serials;
+}
+
+/// The loop running an observed step on this thread (debug mode, a trace), while it runs; see
+/// step_observer. A frame destroyed then tells that loop, which is alive: a frame destroyed
+/// at any other time (its last handle dropped after its loop closed) must not touch its loop.
+inline constinit thread_local root_owner* t_observed_step_loop = nullptr;
 
 class task_root {
 public:
@@ -193,7 +249,10 @@ public:
 
     /// The wait the task is now suspended in: cancel() interrupts it through `hook` until
     /// unpark(), which the awaiter calls when it resumes (or is destroyed).
-    void park(cancel_hook& hook) noexcept { m_hook = reinterpret_cast<std::uintptr_t>(&hook); }
+    void park(cancel_hook& hook) noexcept {
+        m_hook = reinterpret_cast<std::uintptr_t>(&hook);
+        note_step();
+    }
     void unpark(cancel_hook& hook) noexcept {
         unpark_bits(reinterpret_cast<std::uintptr_t>(&hook));
     }
@@ -203,6 +262,15 @@ public:
     /// pointer of its own, 8 bytes less in every sleeping coroutine's frame.
     void park(timer_node& node) noexcept {
         m_hook = reinterpret_cast<std::uintptr_t>(&node) | timer_tag;
+        note_step();
+    }
+    /// What the task is parked on: a cancel_hook, a timer node, or nothing (both nullptr).
+    [[nodiscard]] cancel_hook* parked_hook() const noexcept {
+        return (m_hook & timer_tag) != 0 ? nullptr : reinterpret_cast<cancel_hook*>(m_hook);
+    }
+    [[nodiscard]] timer_node* parked_timer() const noexcept {
+        return (m_hook & timer_tag) != 0 ? reinterpret_cast<timer_node*>(m_hook & ~timer_tag)
+                                         : nullptr;
     }
     void unpark(timer_node& node) noexcept {
         unpark_bits(reinterpret_cast<std::uintptr_t>(&node) | timer_tag);
@@ -211,16 +279,16 @@ public:
     // ---- waiting for completion -----------------------------------------------------------
     // The waiter list is singly linked through completion_node::m_next, newest first. Its last
     // link may instead be a *shared* node (tagged with bit 0): one node that a waiter hangs on
-    // many roots, giving each a key that the node reads back (shared_waiter_key()) when that
-    // root finishes. why: a range gather waits on a million children with one node, each
-    // child's key its place in the results, instead of a node per child.
+    // many roots, and that tells them apart by what it knows of each when one finishes (a range
+    // gather: its child's place in the results). why: a range gather waits on a million
+    // children with one node instead of a node per child.
     void add_waiter(completion_node& node) noexcept {
         node.m_next = m_waiters;
         m_waiters = reinterpret_cast<std::uintptr_t>(&node);
     }
-    /// Appends `shared` as this root's last waiter, with `key`; false if another shared node
-    /// is already there (the second waiter then uses a node of its own).
-    bool add_shared_waiter(completion_node& shared, std::uint32_t key) noexcept {
+    /// Appends `shared` as this root's last waiter; false if another shared node is already
+    /// there (the second waiter then uses a node of its own).
+    bool add_shared_waiter(completion_node& shared) noexcept {
         std::uintptr_t* link = &m_waiters;
         while (*link != 0) {
             if ((*link & shared_tag) != 0) {
@@ -229,7 +297,6 @@ public:
             link = &node_of(*link)->m_next;
         }
         *link = reinterpret_cast<std::uintptr_t>(&shared) | shared_tag;
-        m_waiter_key = key;
         return true;
     }
     void remove_waiter(completion_node& node) noexcept {
@@ -244,8 +311,6 @@ public:
             }
         }
     }
-    /// The key the shared waiter gave this root (see add_shared_waiter).
-    [[nodiscard]] std::uint32_t shared_waiter_key() const noexcept { return m_waiter_key; }
 
     // ---- ownership ------------------------------------------------------------------------
     void add_ref() noexcept { ++m_refs; }
@@ -269,7 +334,10 @@ public:
     // The promise's result (value or exception) lives next to the root, in one union (see
     // task_promise.hpp); the frame is found from the promise, so no handle is stored. Only
     // the flags are initialised for every coroutine; the rest waits for init_root(), so an
-    // awaited helper coroutine — the hot path — pays for none of it.
+    // awaited helper coroutine — the hot path — pays for none of it. A root's identity is one
+    // 32-bit word: its serial number (the N of "Task-N") or, only for a task given a name or
+    // created in debug mode, its entry in the task_info table (which then keeps the serial):
+    // not a string in every frame.
     task_root() noexcept {}  // leaves the slots uninitialised on purpose (see above)
     task_root(const task_root&) = delete;
     task_root& operator=(const task_root&) = delete;
@@ -284,10 +352,12 @@ public:
     };
     root_owner* m_loop;           // the loop this root runs on (nullptr: none yet)
     std::uint32_t m_refs;
-    std::uint32_t m_owner_index;  // the loop's bookkeeping slot (its task list)
-    std::uint32_t m_waiter_key;   // see add_shared_waiter
-    // The last four bytes are all initialised (spare bits too), so that a new frame's promise
-    // costs one 32-bit store.
+    // A created task's slot in the loop's task list; for a task a range gather roots itself
+    // (never a created task), its place in that gather (what the gather's shared node reads).
+    std::uint32_t m_owner_index;
+    std::uint32_t m_ident;  // the serial number, or the task_info index if m_has_info
+    // The four bytes of flags are all initialised (spare bits too), so that a new frame's
+    // promise costs one 32-bit store.
     std::uint8_t m_cancel_requests = 0;  // saturates (a count of cancel() calls, see cancelling())
     await_state m_state = await_state::idle;  // the promise's (task_promise.hpp)
     std::uint16_t m_is_root : 1 = 0;
@@ -302,7 +372,9 @@ public:
     std::uint16_t m_in_cancel : 1 = 0;   // request_cancel is running this root's hook
     std::uint16_t m_wait_stopped : 1 = 0;  // cancel() stopped the wait: cancelled_error is due
     std::uint16_t m_detached : 1 = 0;      // its loop closed while it was pending (see detach)
-    std::uint16_t m_spare : 4 = 0;
+    std::uint16_t m_observed : 1 = 0;  // its loop's debug mode or trace is on (see note_step)
+    std::uint16_t m_has_info : 1 = 0;  // a name or creation site is kept (task_info.hpp)
+    std::uint16_t m_spare : 2 = 0;
 
     static constexpr std::uint8_t max_cancel_requests = 0xff;
 
@@ -313,9 +385,29 @@ public:
         m_loop = loop;
         m_refs = 0;
         m_owner_index = 0;
-        m_waiter_key = 0;
         m_cancel_requests = 0;
+        m_ident = 0;  // no number yet (see task_serial)
+        if (loop != nullptr) {
+            if (loop->observing()) [[unlikely]] {
+                m_observed = true;
+                m_debug = loop->debug_mode();
+            }
+        }
     }
+
+    /// In debug mode or while tracing, tells the loop that this root parked or finished in
+    /// the current step: the last root to do so is the task the step ran (a step may run
+    /// several: a parent that starts gather children inline, a child that finishes and hands
+    /// over to its parent). why here: a resumed coroutine is just a frame address to the loop,
+    /// and a step ends in park() or finish(), where its root is at hand. Off, it costs one
+    /// predictable branch on a flag word already loaded.
+    void note_step() noexcept {
+        if (m_observed) [[unlikely]] {
+            observed_step();
+        }
+    }
+    // Out of line, so that park() and finish() stay small enough to be inlined.
+    [[gnu::noinline, gnu::cold]] void observed_step() noexcept { m_loop->observe_step(*this); }
 
     /// The loop is closing while this created task is pending: it will never run again, and
     /// nothing may reach the loop through it. Its loop pointer and hook (which may lead to the
@@ -326,6 +418,7 @@ public:
     void detach() noexcept {
         m_registered = false;
         m_detached = true;
+        m_observed = false;
         m_loop = nullptr;
         m_hook = 0;
     }
@@ -334,6 +427,7 @@ public:
     /// ran): notify waiters, then let the loop drop its reference. Returns the coroutine to
     /// transfer to, if any.
     std::coroutine_handle<> finish() noexcept {
+        note_step();
         m_done = true;
         m_hook = 0;
         const bool registered = m_registered;
@@ -406,11 +500,14 @@ private:
                        : cancel_outcome::missed;
         }
         auto* h = reinterpret_cast<cancel_hook*>(hook);
-        return h->m_on_cancel(*h);
+        return h->m_ops->cancel(*h);
     }
 
     void destroy() noexcept;  // task_promise.hpp
 };
+
+static_assert(sizeof(void*) != 8 || sizeof(task_root) == 40,
+              "every coroutine frame carries a task_root: keep it at 40 bytes (see the layout)");
 
 /// Makes room for one more push_back with geometric growth (a bare reserve(size() + 1) would
 /// reallocate on every call and turn n pushes into O(n^2) copies).
