@@ -174,6 +174,16 @@ aio::task<int> main_leaving_a_task(ctrl_c_log& log) {
 
 #endif
 
+// A thread that sent a signal to the process stays until the test has seen it handled: the
+// kernel may deliver the signal to the sender itself, and ThreadSanitizer runs a handler only
+// when that thread next enters a call it intercepts (the sleep here); a thread that ended at
+// once could take the delivery with it, and the loop would wait forever.
+void stay_until(const std::atomic<bool>& over) {
+    while (!over.load()) {
+        std::this_thread::sleep_for(1ms);
+    }
+}
+
 }  // namespace
 
 // ---- add_signal_handler / remove_signal_handler ------------------------------------------------
@@ -219,11 +229,14 @@ TEST_CASE("a signal sent from another thread wakes a loop blocked with no timer"
     aio::event_loop loop;
     aio::event handled;
     loop.add_signal_handler(SIGUSR2, [&] { handled.set(); });
-    std::thread sender([] {
+    std::atomic<bool> over{false};
+    std::thread sender([&over] {
         std::this_thread::sleep_for(20ms);
         ::kill(::getpid(), SIGUSR2);  // any thread may take it; the handler wakes the loop
+        stay_until(over);
     });
     loop.run_until_complete(wait_for(handled));
+    over = true;
     sender.join();
     CHECK(handled.is_set());
 }
@@ -235,11 +248,14 @@ TEST_CASE("a loop on virtual time waiting only for a signal handler waits for th
     aio::event_loop loop{aio::virtual_time};
     aio::event handled;
     loop.add_signal_handler(SIGUSR2, [&] { handled.set(); });
-    std::thread sender([] {
+    std::atomic<bool> over{false};
+    std::thread sender([&over] {
         std::this_thread::sleep_for(20ms);
         ::kill(::getpid(), SIGUSR2);
+        stay_until(over);
     });
     loop.run_until_complete(wait_for(handled));
+    over = true;
     sender.join();
     CHECK(handled.is_set());
 }
@@ -457,6 +473,7 @@ TEST_CASE("a SIGINT sent from another thread wakes run()'s blocked loop and canc
         if (!stop.load()) {
             ::kill(::getpid(), SIGINT);
         }
+        stay_until(stop);
     });
     try {
         aio::run(wait_for(never_set));
