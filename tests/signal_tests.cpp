@@ -178,7 +178,7 @@ aio::task<int> main_leaving_a_task(ctrl_c_log& log) {
 // kernel may deliver the signal to the sender itself, and ThreadSanitizer runs a handler only
 // when that thread next enters a call it intercepts (the sleep here); a thread that ended at
 // once could take the delivery with it, and the loop would wait forever.
-void stay_until(const std::atomic<bool>& over) {
+[[maybe_unused]] void stay_until(const std::atomic<bool>& over) {
     while (!over.load()) {
         std::this_thread::sleep_for(1ms);
     }
